@@ -1,0 +1,110 @@
+"""Where prices come from: the bundled snapshot or the user's refresh cache.
+
+Loading prefers a valid cache file whose last session is newer than the
+bundled snapshot's; otherwise the bundled snapshot is used. A cache file that
+fails validation is reported (see :attr:`PriceSet.warnings`) and ignored; it is
+never half-used.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import platformdirs
+
+from events.errors import InputError, Problem
+from backtests.prices import PriceData, parse_prices
+
+#: Tickers shipped in the bundled snapshot.
+BUNDLED_TICKERS = ("AMZN", "MSFT", "GOOGL", "META", "ORCL", "NVDA", "SPY", "QQQ", "XLK")
+CACHE_ENV = "AIBT_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """The user cache directory (``$AIBT_CACHE_DIR`` or the platform's cache dir)."""
+    env = os.environ.get(CACHE_ENV)
+    base = Path(env) if env else Path(platformdirs.user_cache_dir("aibt"))
+    return base
+
+
+def cache_price_path(ticker: str) -> Path:
+    return cache_dir() / "prices" / f"{ticker.upper()}.csv"
+
+
+def bundled_price_path(ticker: str) -> Path:
+    return Path(str(resources.files("backtests") / "data" / "prices" / f"{ticker.upper()}.csv"))
+
+
+def load_price_file(path: str | Path, ticker: str | None = None, origin: str = "file") -> PriceData:
+    """Load and validate one price CSV (raises :class:`InputError` if bad)."""
+    path = Path(path)
+    return parse_prices(path, ticker=(ticker or path.stem).upper(), origin=origin)
+
+
+@dataclass
+class PriceSet:
+    """Prices for several tickers plus what was noticed while choosing them."""
+
+    data: dict[str, PriceData]
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, ticker: str) -> PriceData:
+        return self.data[ticker]
+
+    def fingerprints(self) -> dict[str, str]:
+        return {t: d.sha256 for t, d in self.data.items()}
+
+
+def load_prices(tickers=BUNDLED_TICKERS, *, use_cache: bool = True) -> PriceSet:
+    """Load each ticker, preferring a valid, newer cache file over the bundled one.
+
+    A ticker with neither a bundled file nor a cache file is an
+    :class:`InputError`. Invalid cache files produce a warning and fall back.
+    """
+    out: dict[str, PriceData] = {}
+    warnings: list[str] = []
+    for t in tickers:
+        t = t.upper()
+        bundled_path = bundled_price_path(t)
+        bundled = load_price_file(bundled_path, t, origin="bundled") if bundled_path.exists() else None
+        cached = None
+        cpath = cache_price_path(t)
+        if use_cache and cpath.exists():
+            try:
+                cached = load_price_file(cpath, t, origin="cache")
+            except InputError as exc:
+                warnings.append(f"cache file for {t} rejected, using bundled data: {exc}")
+        if cached is not None and (bundled is None or cached.last > bundled.last):
+            out[t] = cached
+        elif bundled is not None:
+            out[t] = bundled
+        else:
+            raise InputError(
+                Problem(
+                    f"no price data for ticker {t}",
+                    field="ticker",
+                    expected=f"one of {', '.join(BUNDLED_TICKERS)} or a ticker refreshed with 'aibt data refresh --tickers {t}'",
+                )
+            )
+    return PriceSet(out, warnings)
+
+
+def status_table(prices: PriceSet) -> pd.DataFrame:
+    """One row per ticker: source, first/last session, rows, sha256 prefix, gaps."""
+    rows = []
+    for t, d in prices.data.items():
+        rows.append(
+            {
+                "ticker": t,
+                "source": d.source,
+                "first": d.first.date().isoformat(),
+                "last": d.last.date().isoformat(),
+                "sessions": len(d.frame),
+                "sha256": d.sha256[:16],
+                "adj_close_gaps": len(d.adj_close_gaps),
+            }
+        )
+    return pd.DataFrame(rows)

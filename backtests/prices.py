@@ -1,0 +1,127 @@
+"""Daily OHLCV price files: schema, validation and the :class:`PriceData` record.
+
+File format (bundled snapshot, user cache and refresh output alike)::
+
+    date,open,high,low,close,adj_close,volume
+
+* ``date``: ISO date of an NYSE session, ascending and unique.
+* ``open, high, low, close``: USD per share, split-adjusted but **not**
+  dividend-adjusted (Yahoo's ``Close`` convention). Must be > 0, with
+  ``high >= max(open, close)`` and ``low <= min(open, close)``.
+* ``adj_close``: USD, split- and dividend-adjusted close. May be empty where
+  no source could place the dividend factor; such sessions are listed in
+  :attr:`PriceData.adj_close_gaps`, never silently filled here.
+* ``volume``: shares, split-adjusted, >= 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from events.errors import InputError
+from events.tabular import Column, check_sorted_unique_dates, read_table, rows_problems
+
+PRICE_COLUMNS = {
+    "date": Column("date"),
+    "open": Column("float", positive=True),
+    "high": Column("float", positive=True),
+    "low": Column("float", positive=True),
+    "close": Column("float", positive=True),
+    "adj_close": Column("float", nonempty=False, positive=True),
+    "volume": Column("float", nonnegative=True),
+}
+OHLC = ["open", "high", "low", "close"]
+# Relative slack for the high/low consistency checks: vendors round each price
+# independently to 4-5 decimals, so an exact comparison would flag noise.
+_HL_TOL = 1e-7
+
+
+@dataclass(frozen=True)
+class PriceData:
+    """One ticker's validated daily prices.
+
+    ``frame`` is indexed by session (``DatetimeIndex`` named ``date``) with
+    float columns open, high, low, close, adj_close, volume. ``source`` is
+    ``bundled`` or ``cache``; ``sha256`` is the fingerprint of the file bytes.
+    """
+
+    ticker: str
+    frame: pd.DataFrame
+    source: str
+    path: str
+    sha256: str
+
+    @property
+    def first(self) -> pd.Timestamp:
+        return self.frame.index[0]
+
+    @property
+    def last(self) -> pd.Timestamp:
+        return self.frame.index[-1]
+
+    @property
+    def adj_close_gaps(self) -> list[pd.Timestamp]:
+        """Sessions whose ``adj_close`` is missing in the file."""
+        return list(self.frame.index[self.frame["adj_close"].isna()])
+
+    def total_return_ohlc(self) -> pd.DataFrame:
+        """OHLC scaled by the dividend factor ``adj_close / close``.
+
+        The result is a total-return price series (USD, on the vantage of the
+        newest ``adj_close``): close-to-close returns of its ``close`` equal the
+        adjusted-close returns, and open/high/low are on the same scale so that
+        an order filled at the open is priced consistently. Where ``adj_close``
+        is missing the factor of the previous session is carried (the dividend
+        factor is a step function that changes only on ex-dates); those
+        sessions are the ones listed in :attr:`adj_close_gaps`.
+        """
+        factor = (self.frame["adj_close"] / self.frame["close"]).ffill().bfill()
+        out = self.frame[OHLC].mul(factor, axis=0)
+        out["volume"] = self.frame["volume"]
+        return out
+
+
+def parse_prices(source: str | Path | bytes, *, ticker: str, origin: str, name: str | None = None) -> PriceData:
+    """Validate a price file (path or bytes) and return :class:`PriceData`.
+
+    Raises :class:`InputError` naming file, line and column of every defect.
+    """
+    table, problems = read_table(source, PRICE_COLUMNS, name=name, raise_errors=False)
+    if table is None:
+        raise InputError(problems)
+    f = table.frame
+    problems += check_sorted_unique_dates(table)
+    hi_floor = np.maximum(f["open"], f["close"]) * (1 - _HL_TOL)
+    lo_ceiling = np.minimum(f["open"], f["close"]) * (1 + _HL_TOL)
+    problems += rows_problems(
+        table,
+        (f["high"] < hi_floor).to_numpy(),
+        "high",
+        "high {row[high]} is below max(open, close)",
+        "high >= max(open, close)",
+    )
+    problems += rows_problems(
+        table,
+        (f["low"] > lo_ceiling).to_numpy(),
+        "low",
+        "low {row[low]} is above min(open, close)",
+        "low <= min(open, close)",
+    )
+    if problems:
+        raise InputError(problems)
+    frame = f[list(PRICE_COLUMNS)].set_index("date")
+    frame.index.name = "date"
+    frame = frame.astype(float)
+    return PriceData(ticker=ticker, frame=frame, source=origin, path=table.path, sha256=table.sha256)
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """Serialise a price frame (index ``date``) in the canonical file format."""
+    out = frame[["open", "high", "low", "close", "adj_close", "volume"]].copy()
+    out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%d")
+    out.index.name = "date"
+    out["volume"] = out["volume"].round().astype("int64")
+    return out.to_csv(float_format="%.6f", lineterminator="\n").encode()

@@ -1,0 +1,237 @@
+"""Strict reading of the project's CSV files.
+
+Every bundled or user-supplied table goes through :func:`read_table`: the file
+is read once as bytes (so the sha256 fingerprint is of exactly what was
+parsed), every column is converted with a declared type, and every defect is
+collected as a :class:`~events.errors.Problem` naming file, line and field.
+Nothing is returned unless the whole file is valid: a table is never half-read.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from events.errors import InputError, Problem
+
+TRUE_WORDS = {"true", "1", "yes", "y", "t"}
+FALSE_WORDS = {"false", "0", "no", "n", "f"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """Declared type of one CSV column.
+
+    kind: ``date`` (ISO YYYY-MM-DD), ``float``, ``int``, ``str``, ``bool``
+    (true/false), or ``choice`` (one of ``choices``). ``required`` means the
+    column must exist; ``nonempty`` means no cell may be blank.
+    """
+
+    kind: str
+    required: bool = True
+    nonempty: bool = True
+    choices: tuple[str, ...] = ()
+    positive: bool = False
+    nonnegative: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A validated table: the typed frame, where it came from and its sha256."""
+
+    frame: pd.DataFrame
+    path: str
+    sha256: str
+    lines: tuple[int, ...] = field(repr=False, default=())
+
+    def line_of(self, row: int) -> int:
+        """Physical file line where data row ``row`` (0-based) starts."""
+        return self.lines[row]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    return sha256_bytes(Path(path).read_bytes())
+
+
+def _record_lines(text: str) -> list[int]:
+    """1-based line on which each data record starts (header excluded)."""
+    reader = csv.reader(io.StringIO(text))
+    starts = []
+    prev_end = 0
+    for i, _ in enumerate(reader):
+        if i > 0:
+            starts.append(prev_end + 1)
+        prev_end = reader.line_num
+    return starts
+
+
+def read_table(
+    source: str | Path | bytes,
+    columns: dict[str, Column],
+    *,
+    name: str | None = None,
+    raise_errors: bool = True,
+) -> Table | tuple[Table | None, list[Problem]]:
+    """Read and type-check a CSV file against ``columns``.
+
+    ``source`` is a path or the raw bytes (then ``name`` labels it in
+    messages). Extra columns are kept as strings. Returns a :class:`Table`, or
+    raises :class:`InputError` listing every problem. With
+    ``raise_errors=False`` returns ``(table_or_None, problems)`` instead, so a
+    validator can add its own checks to the same report.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+        label = name or "<bytes>"
+    else:
+        label = name or str(source)
+        try:
+            data = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise InputError(Problem("file not found", path=label))
+        except OSError as exc:
+            raise InputError(Problem(f"cannot read file: {exc.strerror}", path=label))
+    digest = sha256_bytes(data)
+    problems: list[Problem] = []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(f"not UTF-8 text (byte {exc.start})", path=label))
+        return _finish(None, problems, raise_errors)
+    if not text.strip():
+        problems.append(Problem("file is empty", path=label, expected="a header line and data rows"))
+        return _finish(None, problems, raise_errors)
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, csv.Error) as exc:
+        problems.append(Problem(f"not a well-formed CSV file: {exc}", path=label))
+        return _finish(None, problems, raise_errors)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c, spec in columns.items() if spec.required and c not in raw.columns]
+    if missing:
+        problems.append(
+            Problem(
+                f"missing column(s) {', '.join(missing)}",
+                path=label,
+                line=1,
+                expected=f"a header with {', '.join(c for c, s in columns.items() if s.required)}",
+            )
+        )
+        return _finish(None, problems, raise_errors)
+    if raw.empty:
+        problems.append(Problem("no data rows", path=label, expected="at least one row below the header"))
+        return _finish(None, problems, raise_errors)
+    lines = _record_lines(text)
+    out = {}
+    for col in raw.columns:
+        spec = columns.get(col)
+        values = raw[col].str.strip()
+        if spec is None:
+            out[col] = values
+            continue
+        out[col] = _convert(values, col, spec, label, lines, problems)
+    for col, spec in columns.items():
+        if col not in raw.columns:  # optional and absent
+            out[col] = pd.Series([np.nan] * len(raw), index=raw.index)
+    frame = pd.DataFrame(out, index=raw.index)
+    table = Table(frame=frame, path=label, sha256=digest, lines=tuple(lines))
+    return _finish(table, problems, raise_errors)
+
+
+def _finish(table, problems, raise_errors):
+    if raise_errors:
+        if problems:
+            raise InputError(problems)
+        return table
+    return (None if problems else table), problems
+
+
+def _bad(values: pd.Series, mask: np.ndarray, col, label, lines, problems, message, expected):
+    for pos in np.flatnonzero(mask):
+        problems.append(
+            Problem(
+                message.format(value=values.iloc[pos]),
+                path=label,
+                line=lines[pos],
+                field=col,
+                expected=expected,
+            )
+        )
+
+
+def _convert(values: pd.Series, col: str, spec: Column, label, lines, problems) -> pd.Series:
+    empty = (values == "").to_numpy()
+    if spec.nonempty:
+        _bad(values, empty, col, label, lines, problems, "empty cell", f"a {spec.kind} value")
+    if spec.kind == "str":
+        return values.where(~empty, None)
+    if spec.kind == "date":
+        parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+        bad = parsed.isna().to_numpy() & ~empty
+        _bad(values, bad, col, label, lines, problems, "bad date '{value}'", "an ISO date YYYY-MM-DD")
+        return parsed
+    if spec.kind in ("float", "int"):
+        parsed = pd.to_numeric(values.where(~empty, None), errors="coerce").astype(float)
+        bad = parsed.isna().to_numpy() & ~empty
+        bad |= ~np.isfinite(parsed.fillna(0.0).to_numpy())
+        _bad(values, bad, col, label, lines, problems, "not a number: '{value}'", f"a finite {spec.kind}")
+        ok = ~bad & ~empty
+        if spec.kind == "int":
+            frac = ok & (parsed.fillna(0) % 1 != 0).to_numpy()
+            _bad(values, frac, col, label, lines, problems, "not a whole number: '{value}'", "an integer")
+        if spec.positive:
+            neg = ok & (parsed.fillna(1) <= 0).to_numpy()
+            _bad(values, neg, col, label, lines, problems, "not positive: '{value}'", "a value > 0")
+        if spec.nonnegative:
+            neg = ok & (parsed.fillna(0) < 0).to_numpy()
+            _bad(values, neg, col, label, lines, problems, "negative: '{value}'", "a value >= 0")
+        return parsed
+    if spec.kind == "bool":
+        low = values.str.lower()
+        bad = ~low.isin(TRUE_WORDS | FALSE_WORDS).to_numpy() & ~empty
+        _bad(values, bad, col, label, lines, problems, "not a boolean: '{value}'", "true or false")
+        return low.isin(TRUE_WORDS).where(~empty, None)
+    if spec.kind == "choice":
+        bad = ~values.isin(spec.choices).to_numpy() & ~empty
+        _bad(values, bad, col, label, lines, problems, "unknown value '{value}'", "one of " + ", ".join(spec.choices))
+        return values.where(~empty, None)
+    raise ValueError(f"unknown column kind {spec.kind!r}")
+
+
+def check_sorted_unique_dates(table: Table, col: str = "date") -> list[Problem]:
+    """Problems for dates that are not strictly increasing (duplicates or out of order)."""
+    dates = table.frame[col]
+    problems = []
+    prev = dates.shift(1)
+    bad = (dates <= prev).to_numpy() & dates.notna().to_numpy() & prev.notna().to_numpy()
+    for pos in np.flatnonzero(bad):
+        kind = "duplicate" if dates.iloc[pos] == prev.iloc[pos] else "out-of-order"
+        problems.append(
+            Problem(
+                f"{kind} date {dates.iloc[pos].date()} after {prev.iloc[pos].date()}",
+                path=table.path,
+                line=table.line_of(pos),
+                field=col,
+                expected="dates sorted ascending and unique",
+            )
+        )
+    return problems
+
+
+def rows_problems(table: Table, mask: Iterable[bool], field_name: str, message: str, expected: str) -> list[Problem]:
+    """One :class:`Problem` for each row where ``mask`` is true."""
+    mask = np.asarray(list(mask) if not isinstance(mask, (np.ndarray, pd.Series)) else mask, dtype=bool)
+    return [
+        Problem(message.format(row=table.frame.iloc[pos]), path=table.path, line=table.line_of(pos), field=field_name, expected=expected)
+        for pos in np.flatnonzero(mask)
+    ]
