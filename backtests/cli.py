@@ -72,6 +72,123 @@ def data_check(path):
     click.echo(f"{path}: ok, {len(p.frame)} sessions {p.first.date()}..{p.last.date()}, sha256 {p.sha256}")
 
 
+# ---------------------------------------------------------------- events
+@cli.group()
+def events():
+    """The event calendar: AI-infrastructure announcements and earnings, on NYSE sessions."""
+
+
+def _calendar(files, bundled=True):
+    from backtests.marketdata import load_prices
+    from events.loader import load_calendar
+
+    amzn = load_prices(["AMZN"])["AMZN"]
+    return load_calendar(list(files), bundled=bundled, earnings=bundled, price_range=(amzn.first, amzn.last))
+
+
+@events.command("list")
+@click.option("--category", "categories", multiple=True, help="Keep only this category (repeatable).")
+@click.option("--ticker", "tickers", multiple=True, help="Keep events affecting this ticker (repeatable).")
+@click.option("--since", default=None, help="Keep events dated on or after YYYY-MM-DD.")
+@click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False), help="Add a user event file.")
+@click.option("--no-earnings", is_flag=True, help="Leave out the earnings calendar.")
+def events_list(categories, tickers, since, files, no_earnings):
+    """Print events with their reaction session (day 0)."""
+    cal = _calendar(files)
+    if no_earnings:
+        cal = cal.select(categories=[c for c in cal.frame["category"].unique() if c != "earnings"])
+    cal = cal.select(categories=categories or None, tickers=tickers or None, since=since)
+    f = cal.frame
+    out = f.assign(
+        date=f["date"].dt.date, day0=f["day0"].dt.date, sched=f["scheduled"].map({True: "yes", False: "no"}),
+        tickers=f["tickers"].map(";".join), headline=f["headline"].str.slice(0, 60),
+    )[["event_id", "date", "time", "sched", "day0", "category", "tickers", "headline"]]
+    _echo_table(out)
+    click.echo(f"{len(out)} events")
+
+
+@events.command("validate")
+@click.argument("path", type=click.Path(dir_okay=False))
+def events_validate(path):
+    """Check a user event file; report every problem (exit 2 if any)."""
+    cal = _calendar([path], bundled=False)
+    click.echo(f"{path}: ok, {len(cal)} events, {cal.frame['day0'].min().date()}..{cal.frame['day0'].max().date()}")
+
+
+@events.command("check")
+@click.option("--category", "categories", multiple=True, help="Only this category (repeatable).")
+@click.option("--half", default=5, show_default=True, help="Sessions on each side of day 0.")
+@click.option("--all", "show_all", is_flag=True, help="Show every event, not only the flagged ones.")
+def events_check(categories, half, show_all):
+    """Volume sanity check: was day 0 the high-volume session around each event?"""
+    import pandas as pd
+
+    from backtests.marketdata import load_prices
+    from events.align import align
+    from events.volume_check import volume_check
+
+    prices = load_prices()
+    cal = _calendar([]).select(categories=categories or None)
+    sessions = prices["AMZN"].frame.index
+    vol = pd.DataFrame({t: d.frame["volume"] for t, d in prices.data.items()})
+    vc = volume_check(align(cal.frame, sessions), vol, half=half)
+    cats = cal.frame["category"].to_numpy()
+    for cat in sorted(set(cats)):
+        sub = vc[cats == cat]
+        click.echo(f"{cat:15s} {len(sub):4d} events, day 0 is the peak-volume session for {sub['is_peak'].mean():.0%}, flagged {int(sub['flag'].sum())}")
+    shown = vc if show_all else vc[vc["flag"]]
+    if len(shown):
+        click.echo("")
+        _echo_table(shown.assign(day0=shown["day0"].dt.date), float_format=lambda x: f"{x:,.2f}")
+
+
+# ---------------------------------------------------------------- signals
+@cli.group()
+def signals():
+    """Point-in-time signals from quarterly fundamentals."""
+
+
+@signals.command("show")
+@click.option("--ticker", default="AMZN", show_default=True, help="AMZN or a peer (MSFT, GOOGL, META, ORCL).")
+@click.option("--signal", "names", multiple=True, help="Only these signals (repeatable); default a core set.")
+def signals_show(ticker, names):
+    """Each signal by quarter, with the session it became usable and why values are missing."""
+    import pandas as pd
+
+    from signals.fundamentals import load_fundamentals
+    from signals.history import SIGNALS, signal_table
+
+    ticker = ticker.upper()
+    fund = load_fundamentals()
+    if ticker not in fund.tickers():
+        from events.errors import Problem
+
+        raise InputError(Problem(f"no fundamentals for {ticker}", field="--ticker", expected="one of " + ", ".join(fund.tickers())))
+    core = ["capex_efficiency", "capex_efficiency_chg", "capex_intensity", "backlog", "backlog_growth_qoq", "backlog_growth_yoy", "backlog_coverage"]
+    names = list(names) or core
+    unknown = [n for n in names if n not in SIGNALS]
+    if unknown:
+        from events.errors import Problem
+
+        raise InputError(Problem(f"unknown signal(s) {', '.join(unknown)}", field="--signal", expected="one of " + ", ".join(SIGNALS)))
+    t = signal_table(fund, ticker, names)
+    view = t[["quarter", "available"] + names].copy()
+    view["available"] = view["available"].map(lambda d: d.date().isoformat() if pd.notna(d) else "never")
+    view = view.rename(columns={"available": "usable_from"})
+    _echo_table(view, float_format=lambda x: f"{x:.4f}", na_rep="-")
+    click.echo("")
+    click.echo("units: " + "; ".join(f"{n} = {SIGNALS[n][1]}" for n in names))
+    click.echo("")
+    click.echo(f"Quarters where a signal is undefined, and why ({ticker}):")
+    for n in names:
+        miss = t[t[n].isna()]
+        if miss.empty:
+            continue
+        click.echo(f"  {n}:")
+        for why, g in miss.groupby(f"{n}_why", sort=False):
+            click.echo(f"    {', '.join(g['quarter'])}: {why}")
+
+
 # ---------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the process exit code."""

@@ -87,8 +87,10 @@ def read_table(
     ``source`` is a path or the raw bytes (then ``name`` labels it in
     messages). Extra columns are kept as strings. Returns a :class:`Table`, or
     raises :class:`InputError` listing every problem. With
-    ``raise_errors=False`` returns ``(table_or_None, problems)`` instead, so a
-    validator can add its own checks to the same report.
+    ``raise_errors=False`` returns ``(table_or_None, problems)`` instead (the
+    table, with bad cells as missing, whenever the header was readable), so a
+    validator can add its own checks to the same report; the caller must then
+    raise if ``problems`` is not empty.
     """
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
@@ -153,7 +155,7 @@ def _finish(table, problems, raise_errors):
         if problems:
             raise InputError(problems)
         return table
-    return (None if problems else table), problems
+    return table, problems
 
 
 def _bad(values: pd.Series, mask: np.ndarray, col, label, lines, problems, message, expected):

@@ -1,0 +1,183 @@
+"""Loading event files into one validated calendar.
+
+:func:`load_calendar` reads the bundled AI-infrastructure events and earnings
+dates plus any user files, checks every row (reporting *all* problems with
+file, line and field) and returns an :class:`EventCalendar`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from events.calendar import reaction_sessions
+from events.errors import InputError, Problem
+from events.schema import EARNINGS_COLUMNS, EVENT_COLUMNS, FRAME_COLUMNS, TICKER_RE
+from events.tabular import Table, read_table
+
+
+def bundled_path(name: str) -> Path:
+    return Path(str(resources.files("events") / "data" / name))
+
+
+BUNDLED_EVENTS = "ai_infra_events.csv"
+BUNDLED_EARNINGS = "earnings_dates.csv"
+
+
+@dataclass
+class EventCalendar:
+    """Validated events, one row each, sorted by date then id.
+
+    ``frame`` columns: see :data:`events.schema.FRAME_COLUMNS` plus ``day0``
+    (the reaction session). ``fingerprints`` maps each file read to its sha256.
+    """
+
+    frame: pd.DataFrame
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def select(self, categories=None, tickers=None, since=None, until=None, min_confidence=None) -> "EventCalendar":
+        """Events filtered by category, affected ticker, date range and confidence."""
+        f = self.frame
+        if categories:
+            f = f[f["category"].isin(list(categories))]
+        if tickers:
+            want = {t.upper() for t in tickers}
+            f = f[f["tickers"].map(lambda ts: bool(want & set(ts)))]
+        if since is not None:
+            f = f[f["date"] >= pd.Timestamp(since)]
+        if until is not None:
+            f = f[f["date"] <= pd.Timestamp(until)]
+        if min_confidence:
+            order = {"low": 0, "medium": 1, "high": 2}
+            f = f[f["confidence"].map(order) >= order[min_confidence]]
+        return EventCalendar(f.copy(), dict(self.fingerprints))
+
+
+def _split_tickers(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(t.strip().upper() for t in str(text).split(";") if t.strip())
+
+
+def _event_rows(table: Table, problems: list[Problem]) -> pd.DataFrame:
+    f = table.frame.copy()
+    f["tickers"] = f["tickers_affected"].map(_split_tickers)
+    for pos, (raw, ts) in enumerate(zip(f["tickers_affected"], f["tickers"])):
+        if raw is not None and not ts:
+            problems.append(Problem("empty ticker list", table.path, table.line_of(pos), "tickers_affected", "one or more tickers separated by ';'"))
+        bad = [t for t in ts if not TICKER_RE.match(t)]
+        if bad:
+            problems.append(Problem(f"malformed ticker(s) {', '.join(bad)}", table.path, table.line_of(pos), "tickers_affected", "US tickers such as AMZN;MSFT"))
+    f["origin"] = table.path
+    return f
+
+
+def _earnings_rows(table: Table) -> pd.DataFrame:
+    e = table.frame
+    out = pd.DataFrame(
+        {
+            "event_id": "earn_" + e["ticker"].str.upper() + "_" + e["fiscal_quarter"],
+            "date": e["date"],
+            "time": e["time"],
+            "scheduled": True,
+            "company": e["ticker"].str.upper(),
+            "tickers": e["ticker"].str.upper().map(lambda t: (t,)),
+            "category": "earnings",
+            "headline": e["ticker"].str.upper() + " " + e["fiscal_quarter"] + " earnings release",
+            "amount_usd_bn": float("nan"),
+            "source_url": e["source_url"],
+            "confidence": "high",
+            "public_since": pd.NaT,
+            "fiscal_quarter": e["fiscal_quarter"],
+            "origin": table.path,
+        }
+    )
+    return out
+
+
+def load_calendar(
+    paths: list[str | Path] | None = None,
+    *,
+    bundled: bool = True,
+    earnings: bool = True,
+    price_range: tuple | None = None,
+) -> EventCalendar:
+    """Load and validate event files into one calendar.
+
+    ``paths``: extra user files in the event schema (an earnings-shaped file
+    is recognised by its ``fiscal_quarter`` column). ``bundled`` and
+    ``earnings`` include the shipped files. ``price_range=(first, last)``
+    rejects events whose reaction session falls outside the price data.
+    Raises :class:`InputError` listing every problem in every file.
+    """
+    files: list[tuple[Path, str]] = []
+    if bundled:
+        files.append((bundled_path(BUNDLED_EVENTS), "events"))
+    if earnings:
+        files.append((bundled_path(BUNDLED_EARNINGS), "earnings"))
+    for p in paths or []:
+        p = Path(p)
+        kind = "earnings" if _looks_like_earnings(p) else "events"
+        files.append((p, kind))
+    problems: list[Problem] = []
+    frames, prints = [], {}
+    for path, kind in files:
+        cols = EARNINGS_COLUMNS if kind == "earnings" else EVENT_COLUMNS
+        table, probs = read_table(path, cols, name=str(path), raise_errors=False)
+        problems += probs
+        if table is None:
+            continue
+        prints[str(path)] = table.sha256
+        rows = _earnings_rows(table) if kind == "earnings" else _event_rows(table, problems)
+        rows["_line"] = list(table.lines)
+        frames.append(rows)
+    if not frames:
+        raise InputError(problems or [Problem("no event files given")])
+    f = pd.concat(frames, ignore_index=True)
+    # duplicate ids across and within files
+    dup = f["event_id"].duplicated(keep="first") & f["event_id"].notna()
+    for i in f.index[dup]:
+        first = f.index[(f["event_id"] == f.at[i, "event_id"])][0]
+        problems.append(
+            Problem(
+                f"duplicate event_id '{f.at[i, 'event_id']}' (first at {f.at[first, 'origin']} line {f.at[first, '_line']})",
+                f.at[i, "origin"], int(f.at[i, "_line"]), "event_id", "ids unique across all event files",
+            )
+        )
+    ok = f["date"].notna() & f["time"].notna() & f["time"].isin(["bmo", "intraday", "amc", "unknown"])
+    f["day0"] = pd.NaT
+    if ok.any():
+        f.loc[ok, "day0"] = reaction_sessions(f.loc[ok, "date"], f.loc[ok, "time"])
+    beyond = ok & f["day0"].isna()
+    for i in f.index[beyond]:
+        problems.append(Problem(f"date {f.at[i, 'date'].date()} is past the end of the NYSE calendar", f.at[i, "origin"], int(f.at[i, "_line"]), "date", "a date within the exchange calendar"))
+    if price_range is not None:
+        lo, hi = (pd.Timestamp(x) for x in price_range)
+        out = ok & ((f["day0"] < lo) | (f["day0"] > hi))
+        for i in f.index[out]:
+            problems.append(
+                Problem(
+                    f"reaction session {f.at[i, 'day0'].date()} of date {f.at[i, 'date'].date()} is outside the price data",
+                    f.at[i, "origin"], int(f.at[i, "_line"]), "date", f"a date whose reaction session is within {lo.date()}..{hi.date()}",
+                )
+            )
+    if problems:
+        raise InputError(problems)
+    cols = FRAME_COLUMNS + ["day0"] + (["fiscal_quarter"] if "fiscal_quarter" in f else [])
+    f = f[cols].sort_values(["day0", "date", "event_id"], kind="stable").reset_index(drop=True)
+    f["scheduled"] = f["scheduled"].astype(bool)
+    return EventCalendar(f, prints)
+
+
+def _looks_like_earnings(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            header = fh.readline()
+    except OSError:
+        return False
+    return "fiscal_quarter" in header and "event_id" not in header

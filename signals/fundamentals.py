@@ -1,0 +1,158 @@
+"""Quarterly fundamentals, indexed by when they became usable.
+
+A figure is usable only from the **availability session**: the reaction
+session of the release that reported it (release date + time, see
+:func:`events.calendar.reaction_session`), never from its period end.
+
+* The release date and time come from the fundamentals file; where the file
+  leaves them empty, from the bundled earnings calendar for the same ticker and
+  fiscal quarter. A release whose time is still unknown is treated as after
+  the close (the later possibility), so nothing is used before it was public.
+* A quarter with no release date at all has no availability session and is
+  never used; the reason is kept.
+
+The store is *point in time* and long: one row per (ticker, quarter, metric,
+vintage) with the session the value became usable. The bundled curated files
+hold one vintage per figure; EDGAR refreshes (:mod:`signals.edgar`) add later
+vintages with their own, later sessions, so a restatement never rewrites what
+was known before it was filed. All money is USD billions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from events.calendar import reaction_session
+from events.errors import InputError
+from events.loader import BUNDLED_EARNINGS, bundled_path as events_path
+from events.schema import EARNINGS_COLUMNS
+from events.tabular import Column, read_table
+
+AMZN_METRICS = [
+    "total_net_sales", "operating_income", "aws_net_sales", "aws_operating_income",
+    "capex_purchases_of_pp_and_e", "capex_ttm", "pp_and_e_finance_leases", "aws_backlog",
+    "aws_backlog_wavg_life_years", "total_rpo",
+]
+PEER_METRICS = [
+    "total_revenue", "operating_income", "cloud_revenue", "cloud_operating_income", "capex",
+    "capex_incl_finance_leases", "rpo",
+]
+_REL = {"report_date": Column("date", nonempty=False), "report_time": Column("choice", nonempty=False, choices=("bmo", "intraday", "amc", "unknown"))}
+AMZN_COLUMNS = {"fiscal_quarter": Column("str"), "period_end": Column("date"), **_REL, **{m: Column("float", nonempty=False) for m in AMZN_METRICS}}
+PEER_COLUMNS = {"ticker": Column("str"), "fiscal_quarter": Column("str"), "period_end": Column("date"), **_REL, **{m: Column("float", nonempty=False) for m in PEER_METRICS}, "capex_guidance_note": Column("str", nonempty=False)}
+
+#: Canonical metric names across companies (AMZN's segment is AWS; peers' is their cloud segment).
+CANONICAL = {
+    "total_net_sales": "revenue", "total_revenue": "revenue",
+    "operating_income": "operating_income",
+    "aws_net_sales": "cloud_revenue", "cloud_revenue": "cloud_revenue",
+    "aws_operating_income": "cloud_operating_income", "cloud_operating_income": "cloud_operating_income",
+    "capex_purchases_of_pp_and_e": "capex", "capex": "capex",
+    "capex_ttm": "capex_ttm_stated",
+    "aws_backlog": "backlog", "rpo": "rpo", "total_rpo": "rpo",
+    "aws_backlog_wavg_life_years": "backlog_life_years",
+    "pp_and_e_finance_leases": "finance_lease_additions",
+    "capex_incl_finance_leases": "capex_incl_finance_leases",
+}
+
+
+def bundled_path(name: str) -> Path:
+    return Path(str(resources.files("signals") / "data" / name))
+
+
+@dataclass
+class Fundamentals:
+    """Point-in-time fundamentals.
+
+    ``releases``: one row per (ticker, quarter) with ``period_end``,
+    ``release_date``, ``release_time``, ``release_from`` (``file`` or
+    ``earnings calendar``), ``available`` (session, NaT if unknown) and
+    ``note`` (why it is unavailable). ``pit``: long table ``ticker, quarter,
+    period, metric, value, available`` (``period`` is the calendar quarter of
+    the period end, used to test that quarters are consecutive).
+    """
+
+    releases: pd.DataFrame
+    pit: pd.DataFrame
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+    def tickers(self) -> list[str]:
+        return sorted(self.releases["ticker"].unique())
+
+
+def _quarter_key(ticker: str, label: str) -> str:
+    """AMZN's file says ``2024Q3``; the earnings calendar says ``FY2024Q3``."""
+    return label if label.startswith("FY") else f"FY{label}"
+
+
+def _earnings_lookup() -> dict[tuple[str, str], tuple[pd.Timestamp, str]]:
+    t = read_table(events_path(BUNDLED_EARNINGS), EARNINGS_COLUMNS)
+    f = t.frame
+    return {(tk.upper(), fq): (d, tm) for tk, fq, d, tm in zip(f["ticker"], f["fiscal_quarter"], f["date"], f["time"])}
+
+
+def _releases(frame: pd.DataFrame, lookup) -> pd.DataFrame:
+    rows = []
+    for _, r in frame.iterrows():
+        key = (r["ticker"], _quarter_key(r["ticker"], r["fiscal_quarter"]))
+        date, time, src, note = r["report_date"], r["report_time"], "file", ""
+        cal = lookup.get(key)
+        if pd.isna(date) and cal is not None:
+            date, time, src = cal[0], cal[1], "earnings calendar"
+        elif not isinstance(time, str) and cal is not None and cal[0] == date:
+            time = cal[1]
+        if not isinstance(time, str) and not pd.isna(date):
+            time = "amc"  # conservative: the later of the possibilities
+        avail = pd.NaT
+        if pd.isna(date):
+            src, note = "", "release date unknown: not in the file nor the earnings calendar"
+        else:
+            avail = reaction_session(date, time)
+        rows.append({"ticker": r["ticker"], "quarter": r["fiscal_quarter"], "period_end": r["period_end"], "release_date": date,
+                     "release_time": time, "release_from": src, "available": avail, "note": note})
+    return pd.DataFrame(rows)
+
+
+def _melt(frame: pd.DataFrame, metrics: list[str], releases: pd.DataFrame) -> pd.DataFrame:
+    f = frame.merge(releases[["ticker", "quarter", "available"]], left_on=["ticker", "fiscal_quarter"], right_on=["ticker", "quarter"])
+    long = f.melt(id_vars=["ticker", "quarter", "period_end", "available"], value_vars=metrics, var_name="metric", value_name="value")
+    long = long.dropna(subset=["value"])
+    long["metric"] = long["metric"].map(CANONICAL)
+    long["period"] = pd.PeriodIndex(long["period_end"], freq="Q")
+    return long[["ticker", "quarter", "period", "metric", "value", "available"]].reset_index(drop=True)
+
+
+def load_fundamentals(amzn_path=None, peers_path=None) -> Fundamentals:
+    """Load the AMZN and peer quarterly files (bundled by default) point in time."""
+    a = read_table(amzn_path or bundled_path("amzn_quarterly.csv"), AMZN_COLUMNS)
+    p = read_table(peers_path or bundled_path("peers_quarterly.csv"), PEER_COLUMNS)
+    lookup = _earnings_lookup()
+    af = a.frame.assign(ticker="AMZN")
+    pf = p.frame.assign(ticker=p.frame["ticker"].str.upper())
+    rel = pd.concat([_releases(af, lookup), _releases(pf, lookup)], ignore_index=True)
+    pit = pd.concat([_melt(af, AMZN_METRICS, rel), _melt(pf, PEER_METRICS, rel)], ignore_index=True)
+    pit = pit[pit["available"].notna()].reset_index(drop=True)
+    return Fundamentals(rel, pit, {a.path: a.sha256, p.path: p.sha256})
+
+
+def as_of_panel(pit: pd.DataFrame, ticker: str, as_of) -> pd.DataFrame:
+    """Wide quarterly panel (index ``period``) of what was known at the close of ``as_of``.
+
+    For each (quarter, metric) the newest vintage with ``available <= as_of``
+    is used; quarters are reindexed to a consecutive calendar-quarter range so
+    that gaps show as missing rows. Column ``quarter`` keeps the label.
+    """
+    k = pit[(pit["ticker"] == ticker) & (pit["available"] <= pd.Timestamp(as_of))]
+    if k.empty:
+        return pd.DataFrame()
+    k = k.sort_values("available").groupby(["period", "metric"]).last().reset_index()
+    wide = k.pivot(index="period", columns="metric", values="value")
+    labels = k.groupby("period")["quarter"].last()
+    full = pd.period_range(wide.index.min(), wide.index.max(), freq="Q")
+    wide = wide.reindex(full)
+    wide["quarter"] = labels.reindex(full)
+    wide.index.name = "period"
+    return wide
