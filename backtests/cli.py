@@ -26,6 +26,46 @@ def cli():
     """aibt: did trading AMZN around AI-infrastructure events beat its hyperscaler peers?"""
 
 
+# ---------------------------------------------------------------- run
+@cli.command("run")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Run config YAML (default: the bundled default config; see backtests/configs/).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (default reports/<name>-<UTC time>).")
+def run_cmd(config_path, out):
+    """Run a backtest and write its run directory."""
+    import datetime as dt
+
+    from backtests.config import load_config
+    from backtests.rundir import default_run_dir, write_run
+    from backtests.runner import run
+
+    started = dt.datetime.now(dt.timezone.utc)
+    cfg = load_config(config_path)
+    result = run(cfg)
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    path = write_run(result, out or default_run_dir(cfg["name"]), started)
+    s = result.summary
+    click.echo(f"{cfg['name']}: {cfg['strategy']['kind']} on {cfg['universe']['target']} vs {'/'.join(cfg['universe']['peers'])}, {s['start']}..{s['end']}")
+    rows = [
+        ("total return", s["total_return"], "%"), ("CAGR", s["cagr"], "%"), ("ann. volatility", s["ann_vol"], "%"),
+        ("Sharpe", s["sharpe"], ""), ("max drawdown", s["max_drawdown"], "%"),
+        ("excess vs peer basket", s["excess_total_return"], "%"), ("alpha (ann.)", s["alpha_ann"], "%"),
+        ("alpha t (HAC)", s["alpha_tstat_hac"], ""), ("beta to basket", s["beta"], ""),
+        ("trades / events", f"{int(s['n_trades'])} / {int(s['n_events'])}", None), ("hit rate", s["hit_rate"], "%"),
+        ("time in market", s["exposure"], "%"),
+    ]
+    for label, v, unit in rows:
+        if unit is None:
+            text = str(v)
+        elif v != v:
+            text = "n/a"
+        else:
+            text = f"{v * 100:8.2f}%" if unit == "%" else f"{v:8.3f}"
+        click.echo(f"  {label:24s}{text}")
+    click.echo(f"run directory: {path}")
+
+
 # ---------------------------------------------------------------- data
 @cli.group()
 def data():

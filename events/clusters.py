@@ -52,7 +52,7 @@ def apply_policy(clustered: pd.DataFrame, policy: str) -> pd.DataFrame:
     if policy not in POLICIES:
         raise InputError(Problem(f"unknown cluster policy '{policy}'", field="clusters", expected="one of " + ", ".join(POLICIES)))
     f = clustered
-    if policy == "keep":
+    if policy == "keep" or f.empty:
         return f.copy()
     if policy == "drop":
         return f[f["cluster_size"] == 1].copy()

@@ -47,14 +47,14 @@ class EventCalendar:
             f = f[f["category"].isin(list(categories))]
         if tickers:
             want = {t.upper() for t in tickers}
-            f = f[f["tickers"].map(lambda ts: bool(want & set(ts)))]
+            f = f[f["tickers"].map(lambda ts: bool(want & set(ts))).astype(bool)]
         if since is not None:
             f = f[f["date"] >= pd.Timestamp(since)]
         if until is not None:
             f = f[f["date"] <= pd.Timestamp(until)]
         if min_confidence:
             order = {"low": 0, "medium": 1, "high": 2}
-            f = f[f["confidence"].map(order) >= order[min_confidence]]
+            f = f[(f["confidence"].map(order) >= order[min_confidence]).astype(bool)]
         return EventCalendar(f.copy(), dict(self.fingerprints))
 
 
@@ -124,6 +124,12 @@ def load_calendar(
         p = Path(p)
         kind = "earnings" if _looks_like_earnings(p) else "events"
         files.append((p, kind))
+    if not files:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in FRAME_COLUMNS})
+        empty["date"] = pd.Series(dtype="datetime64[ns]")
+        empty["day0"] = pd.Series(dtype="datetime64[ns]")
+        empty["scheduled"] = pd.Series(dtype=bool)
+        return EventCalendar(empty, {})
     problems: list[Problem] = []
     frames, prints = [], {}
     for path, kind in files:

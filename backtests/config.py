@@ -1,0 +1,230 @@
+"""Run configuration: a YAML file, validated against a schema with defaults.
+
+Unknown keys and wrong types are rejected with the key path
+(``costs.commission_bps``), the file and its line where known, and what was
+expected. :func:`resolve` returns the fully resolved config (every default
+filled in) that a run writes to ``config.yaml``.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from events.clusters import POLICIES
+from events.errors import InputError, Problem
+from events.schema import CATEGORIES
+from strategies import STRATEGIES
+
+
+@dataclass(frozen=True)
+class Leaf:
+    kind: str  # str | int | float | bool | date | list[str] | choice | offset
+    default: Any = None
+    choices: tuple = ()
+    nullable: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+SCHEMA: dict = {
+    "name": Leaf("str", "run"),
+    "description": Leaf("str", "", nullable=True),
+    "strategy": {
+        "kind": Leaf("choice", "event_window", tuple(STRATEGIES)),
+        "params": "strategy-params",
+    },
+    "universe": {
+        "target": Leaf("str", "AMZN"),
+        "peers": Leaf("list[str]", ["MSFT", "GOOGL", "META", "ORCL"]),
+        "benchmark": Leaf("str", "QQQ"),
+        "market": Leaf("str", "SPY"),
+    },
+    "dates": {"start": Leaf("date", "2019-01-02"), "end": Leaf("date", None, nullable=True)},
+    "events": {
+        "files": Leaf("list[str]", []),
+        "bundled": Leaf("bool", True),
+        "earnings": Leaf("bool", True),
+        "categories": Leaf("list[str]", None, nullable=True, choices=CATEGORIES),
+        "tickers": Leaf("list[str]", ["AMZN"], nullable=True),
+        "companies": Leaf("list[str]", None, nullable=True),
+        "min_confidence": Leaf("choice", "low", ("low", "medium", "high")),
+        "clusters": Leaf("choice", "merge", POLICIES),
+        "notice_sessions": Leaf("int", 5, minimum=0),
+    },
+    "portfolio": {
+        "cash": Leaf("float", 1_000_000.0, minimum=1.0),
+        "gross": Leaf("float", 1.0, minimum=0.0, maximum=10.0),
+        "long_share": Leaf("float", 0.5, minimum=0.0, maximum=1.0),
+        "hedge": Leaf("choice", "equal", ("equal", "beta")),
+        "beta_window": Leaf("int", 120, minimum=20),
+        "fractional": Leaf("bool", True),
+        "fill": Leaf("choice", "open", ("open", "close")),
+        "cash_buffer": Leaf("float", 0.02, minimum=0.0, maximum=0.5),
+    },
+    "costs": {
+        "commission_bps": Leaf("float", 1.0, minimum=0.0),
+        "slippage_bps": Leaf("float", 2.0, minimum=0.0),
+        "borrow_bps": Leaf("float", 50.0, minimum=0.0),
+    },
+    "output": {"tearsheet": Leaf("bool", True)},
+}
+
+
+def _type_ok(leaf: Leaf, v):
+    """(normalised value, error message or None)."""
+    if v is None:
+        return (None, None) if leaf.nullable else (None, "a value is required")
+    k = leaf.kind
+    if k == "str":
+        return (v, None) if isinstance(v, str) else (v, f"expected a string, got {type(v).__name__} {v!r}")
+    if k == "bool":
+        return (v, None) if isinstance(v, bool) else (v, f"expected true or false, got {v!r}")
+    if k == "int":
+        if isinstance(v, bool) or not isinstance(v, int):
+            return v, f"expected a whole number, got {v!r}"
+    if k == "float":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return v, f"expected a number, got {v!r}"
+        v = float(v)
+    if k in ("int", "float"):
+        if leaf.minimum is not None and v < leaf.minimum:
+            return v, f"expected a value >= {leaf.minimum}, got {v}"
+        if leaf.maximum is not None and v > leaf.maximum:
+            return v, f"expected a value <= {leaf.maximum}, got {v}"
+        return v, None
+    if k == "date":
+        if isinstance(v, dt.date):
+            return v.isoformat(), None
+        try:
+            return dt.date.fromisoformat(str(v)).isoformat(), None
+        except ValueError:
+            return v, f"expected an ISO date YYYY-MM-DD, got {v!r}"
+    if k == "choice":
+        return (v, None) if v in leaf.choices else (v, f"expected one of {', '.join(map(str, leaf.choices))}, got {v!r}")
+    if k == "list[str]":
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            return v, f"expected a list of strings, got {v!r}"
+        if leaf.choices:
+            bad = [x for x in v if x not in leaf.choices]
+            if bad:
+                return v, f"unknown value(s) {', '.join(bad)}; expected from {', '.join(leaf.choices)}"
+        return v, None
+    raise AssertionError(k)
+
+
+def _walk(schema: dict, data: dict, path: str, problems: list, source: str | None) -> dict:
+    out = {}
+    if not isinstance(data, dict):
+        problems.append(Problem(f"expected a mapping, got {type(data).__name__}", path=source, field=path or "<top>"))
+        return out
+    for key in data:
+        if key not in schema:
+            problems.append(Problem(f"unknown key '{key}'", path=source, field=f"{path}{key}", expected="one of " + ", ".join(schema)))
+    for key, spec in schema.items():
+        here = f"{path}{key}"
+        if isinstance(spec, dict):
+            out[key] = _walk(spec, data.get(key, {}) or {}, here + ".", problems, source)
+        elif spec == "strategy-params":
+            out[key] = data.get(key, {}) or {}
+        else:
+            if key in data:
+                v, err = _type_ok(spec, data[key])
+                if err:
+                    problems.append(Problem(err, path=source, field=here))
+                out[key] = v
+            else:
+                out[key] = copy.deepcopy(spec.default)
+    return out
+
+
+def _strategy_params(cfg: dict, problems: list, source: str | None) -> None:
+    kind = cfg["strategy"]["kind"]
+    cls = STRATEGIES.get(kind)
+    if cls is None:
+        return
+    given = cfg["strategy"]["params"]
+    if not isinstance(given, dict):
+        problems.append(Problem("expected a mapping", path=source, field="strategy.params"))
+        return
+    defaults = cls.param_defaults()
+    resolved = dict(defaults)
+    for k, v in given.items():
+        here = f"strategy.params.{k}"
+        if k not in defaults:
+            problems.append(Problem(f"unknown parameter '{k}' for strategy {kind}", path=source, field=here, expected="one of " + ", ".join(defaults)))
+            continue
+        d = defaults[k]
+        if k == "entry_offset":
+            ok = v == "earliest" or (isinstance(v, int) and not isinstance(v, bool))
+            if not ok:
+                problems.append(Problem(f"expected 'earliest' or a whole number of sessions, got {v!r}", path=source, field=here))
+        elif isinstance(d, bool) or isinstance(v, bool):
+            if type(v) is not type(d):
+                problems.append(Problem(f"expected {type(d).__name__}, got {v!r}", path=source, field=here))
+        elif isinstance(d, (int, float)):
+            if not isinstance(v, (int, float)) or (isinstance(d, int) and not isinstance(d, bool) and isinstance(v, float) and not float(v).is_integer()):
+                problems.append(Problem(f"expected a number, got {v!r}", path=source, field=here))
+            v = type(d)(v) if isinstance(v, (int, float)) else v
+        elif isinstance(d, str) and not isinstance(v, str):
+            problems.append(Problem(f"expected a string, got {v!r}", path=source, field=here))
+        resolved[k] = v
+    cfg["strategy"]["params"] = resolved
+
+
+def resolve(data: dict | None, source: str | None = None) -> dict:
+    """Validate ``data`` (a parsed YAML mapping) and fill every default."""
+    problems: list[Problem] = []
+    cfg = _walk(SCHEMA, data or {}, "", problems, source)
+    _strategy_params(cfg, problems, source)
+    if not problems:
+        u = cfg["universe"]
+        if u["target"] in u["peers"]:
+            problems.append(Problem(f"the target {u['target']} is in its own peer basket", path=source, field="universe.peers", expected="peers other than the target"))
+        if cfg["dates"]["end"] and cfg["dates"]["end"] <= cfg["dates"]["start"]:
+            problems.append(Problem("end is not after start", path=source, field="dates.end"))
+    if problems:
+        raise InputError(problems)
+    return cfg
+
+
+def load_config(path: str | Path | None = None) -> dict:
+    """Read a YAML config file (default: the bundled default config) and resolve it."""
+    p = Path(path) if path else bundled_config("default")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(Problem("config file not found", path=str(p), expected="a YAML run config, e.g. backtests/configs/default.yaml"))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(Problem(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=str(p), line=(mark.line + 1) if mark else None))
+    return resolve(data, str(p))
+
+
+def bundled_config(name: str) -> Path:
+    return Path(str(resources.files("backtests") / "configs" / f"{name}.yaml"))
+
+
+def bundled_configs() -> list[str]:
+    d = Path(str(resources.files("backtests") / "configs"))
+    return sorted(p.stem for p in d.glob("*.yaml"))
+
+
+def config_hash(cfg: dict) -> str:
+    """sha256 of the canonical JSON of a resolved config."""
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def dump_yaml(cfg: dict) -> str:
+    return yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)

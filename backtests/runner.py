@@ -1,0 +1,230 @@
+"""One run, end to end, as a Python API: ``result = run(config)``.
+
+Steps: resolve the config; load prices (total return), the event calendar
+and the signals; select and align events to the run's sessions; resolve
+clusters; let the strategy plan its episodes; simulate on Backtrader; build
+the frames a run directory holds. Nothing here writes files (see
+:mod:`backtests.rundir`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtests.config import load_config, resolve
+from backtests.engine import simulate
+from backtests.marketdata import load_prices
+from backtests.performance import summary_metrics
+from events.align import align
+from events.clusters import apply_policy, find_clusters
+from events.errors import InputError, Problem
+from events.loader import load_calendar
+from strategies import STRATEGIES
+from strategies.context import StrategyContext
+from strategies.schedule import target_weights
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, as frames (see DESIGN.md for the file contracts)."""
+
+    config: dict
+    summary: dict
+    returns: pd.DataFrame  # index date; strategy, amzn, peer_basket, benchmark
+    trades: pd.DataFrame
+    events: pd.DataFrame
+    fills: pd.DataFrame
+    exposure: pd.DataFrame
+    fingerprints: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    context: StrategyContext | None = None
+
+
+def _config(config) -> dict:
+    if config is None or isinstance(config, (str, Path)):
+        return load_config(config)
+    return resolve(config, "<config dict>")
+
+
+def basket_returns(returns: pd.DataFrame, peers: list[str]) -> pd.Series:
+    """Equal-weight peer basket, rebalanced daily (daily simple returns)."""
+    return returns[peers].mean(axis=1)
+
+
+def run(config=None, *, feed: str = "array") -> RunResult:
+    """Run a config (path, dict or None for the bundled default) and return the frames."""
+    t0 = time.perf_counter()
+    cfg = _config(config)
+    u, pf, costs, ev_cfg = cfg["universe"], cfg["portfolio"], cfg["costs"], cfg["events"]
+    kind, params = cfg["strategy"]["kind"], cfg["strategy"]["params"]
+    cls = STRATEGIES[kind]
+    peers = [p for p in u["peers"] if p != u["target"]]
+    extra = []
+    if kind == "buy_and_hold" and params["asset"] not in ("target", "basket"):
+        extra = [params["asset"].upper()]
+    tickers = list(dict.fromkeys([u["target"], *peers, u["benchmark"], u["market"], *extra]))
+    prices = load_prices(tickers)
+    tr = {t: prices[t].total_return_ohlc() for t in tickers}
+    all_sessions = tr[u["target"]].index
+    for t in tickers:
+        if not tr[t].index.equals(all_sessions):
+            raise InputError(Problem(f"{t} prices are not on the same sessions as {u['target']}", path=prices[t].path, field="date", expected="identical session calendars"))
+    start = pd.Timestamp(cfg["dates"]["start"])
+    end = pd.Timestamp(cfg["dates"]["end"]) if cfg["dates"]["end"] else all_sessions[-1]
+    sessions = all_sessions[(all_sessions >= start) & (all_sessions <= end)]
+    if len(sessions) < 30:
+        raise InputError(Problem(f"only {len(sessions)} sessions between {start.date()} and {end.date()}", field="dates", expected="a range of at least 30 sessions inside the price data"))
+    closes = pd.DataFrame({t: tr[t]["close"] for t in tickers})
+    daily = closes.pct_change()
+    t_load = time.perf_counter()
+
+    cal = load_calendar(ev_cfg["files"], bundled=ev_cfg["bundled"], earnings=ev_cfg["earnings"], price_range=(all_sessions[0], all_sessions[-1]))
+    everything = cal.frame.copy()
+    why = pd.Series("", index=everything.index, dtype=object)
+    sel = everything
+    if ev_cfg["categories"]:
+        m = sel["category"].isin(ev_cfg["categories"])
+        why[sel.index[~m]] = "not selected: category " + sel.loc[~m, "category"]
+        sel = sel[m]
+    if ev_cfg["tickers"]:
+        want = set(ev_cfg["tickers"])
+        m = sel["tickers"].map(lambda ts: bool(want & set(ts))).astype(bool)
+        why[sel.index[~m]] = "not selected: affects none of " + ",".join(ev_cfg["tickers"])
+        sel = sel[m]
+    if ev_cfg["companies"]:
+        m = sel["company"].isin(ev_cfg["companies"])
+        why[sel.index[~m]] = "not selected: company " + sel.loc[~m, "company"]
+        sel = sel[m]
+    order = {"low": 0, "medium": 1, "high": 2}
+    m = (sel["confidence"].map(order) >= order[ev_cfg["min_confidence"]]).astype(bool)
+    why[sel.index[~m]] = "not selected: confidence " + sel.loc[~m, "confidence"]
+    sel = sel[m]
+    m = (sel["day0"] >= sessions[0]) & (sel["day0"] <= sessions[-1])
+    why[sel.index[~m]] = "outside the run dates"
+    sel = sel[m]
+
+    aligned = align(sel, sessions, notice_sessions=ev_cfg["notice_sessions"])
+    eo = params.get("entry_offset", 0)
+    pre = min(eo if isinstance(eo, int) else 0, 0)
+    post = max(int(params.get("exit_offset", 0)), 0)
+    clustered = find_clusters(aligned, pre, post)
+    resolved = apply_policy(clustered, ev_cfg["clusters"])
+    member_of = {}
+    for mid in resolved["event_id"]:
+        for part in str(mid).split("+"):
+            member_of[part] = mid
+    for i, eid in everything["event_id"].items():
+        if why[i] == "" and eid not in member_of:
+            why[i] = f"removed by cluster policy '{ev_cfg['clusters']}'"
+
+    sig = None
+    if kind == "post_earnings_signal":
+        from signals.fundamentals import load_fundamentals
+        from signals.history import signal_table
+
+        fund = load_fundamentals()
+        sig = signal_table(fund, u["target"])
+        cal.fingerprints.update(fund.fingerprints)
+    ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers), portfolio=pf, signals=sig)
+    episodes, notes = cls.plan(ctx, params)
+    traded_tickers = list(dict.fromkeys([u["target"], *peers, *[t for e in episodes for t in e.weights]]))
+    missing = [t for t in traded_tickers if t not in tr]
+    if missing:
+        raise InputError(Problem(f"no prices loaded for {', '.join(missing)}", field="strategy.params.asset"))
+    targets = target_weights(episodes, sessions, traded_tickers, pf["cash_buffer"])
+    t_plan = time.perf_counter()
+
+    frames = {t: tr[t].loc[sessions] for t in traded_tickers}
+    sim = simulate(cls, targets, frames, cash=pf["cash"], commission_bps=costs["commission_bps"], slippage_bps=costs["slippage_bps"],
+                   borrow_bps=costs["borrow_bps"], fill=pf["fill"], fractional=pf["fractional"], feed=feed)
+    t_sim = time.perf_counter()
+
+    returns = pd.DataFrame(
+        {
+            "strategy": sim.returns.reindex(sessions).fillna(0.0),
+            "amzn": daily[u["target"]].reindex(sessions),
+            "peer_basket": basket_returns(daily, peers).reindex(sessions),
+            "benchmark": daily[u["benchmark"]].reindex(sessions),
+        }
+    )
+    returns.iloc[0, 1:] = 0.0  # the first session has no previous close inside the run
+    returns.index.name = "date"
+    trades = trades_table(episodes, sim, tr, sessions, pf["fill"], u["target"], peers)
+    events_out = events_table(everything, why, resolved, member_of, notes, episodes)
+    n_events = int(len(resolved))
+    summary = summary_metrics(returns, trades, sim.exposure["exposure"], n_events)
+    prints = {f"prices/{t}.csv": prices[t].sha256 for t in tickers}
+    prints.update({f"events/{Path(k).name}": v for k, v in cal.fingerprints.items()})
+    t_end = time.perf_counter()
+    timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
+    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, sim.exposure, prints, prices.warnings, timings, ctx)
+
+
+def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFrame:
+    """One row per episode (a round trip of all legs), with P&L and its costs, USD."""
+    cols = ["episode", "event_ids", "side", "entry", "exit", "sessions_held", "gross_notional", "pnl_gross", "commission",
+            "slippage", "borrow", "pnl_net", "return_on_gross", "amzn_return", "basket_return", "excess_return"]
+    rows = []
+    price_col = "open" if fill == "open" else "close"
+    last = sessions[-1]
+    for e in episodes:
+        f = sim.fills[sim.fills["episode"] == e.episode]
+        if f.empty:
+            continue
+        cash_flow = -(f["size"] * f["price"]).sum()
+        held = f.groupby("ticker")["size"].sum()
+        mark = sum(sz * tr[t].at[last, "close"] for t, sz in held.items() if abs(sz) > 1e-12)
+        pnl_gross = float(cash_flow + mark)
+        ref = pd.Series([tr[t].at[d, price_col] for t, d in zip(f["ticker"], f["date"])], index=f.index)
+        slippage = float((f["size"].abs() * (f["price"] - ref).abs()).sum())
+        comm = float(f["commission"].sum())
+        borrow = float(sim.borrow.loc[sim.borrow["episode"] == e.episode, "cost"].sum()) if len(sim.borrow) else 0.0
+        entry_fills = f[f["date"] == f["date"].min()]
+        notional = float(entry_fills["value"].abs().sum())
+        exit_s = e.exit if e.exit is not None else last
+        px = lambda t, d: tr[t].at[d, price_col if d != last or e.exit is not None else "close"]
+        amzn_r = px(target, exit_s) / tr[target].at[e.entry, price_col] - 1
+        basket_r = float(np.mean([px(p, exit_s) / tr[p].at[e.entry, price_col] - 1 for p in peers]))
+        pnl_net = pnl_gross - comm - borrow
+        rows.append([e.episode, "+".join(e.event_ids) if e.event_ids else "", e.side, e.entry.date().isoformat(), exit_s.date().isoformat(),
+                     int(sessions.get_loc(exit_s) - sessions.get_loc(e.entry)), notional, pnl_gross, comm, slippage, borrow, pnl_net,
+                     pnl_net / notional if notional else np.nan, amzn_r, basket_r, amzn_r - basket_r])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def events_table(everything, why, resolved, member_of, notes, episodes) -> pd.DataFrame:
+    """Every event of the calendar: its sessions and whether it was traded, or why not."""
+    by_id = resolved.set_index("event_id")
+    ep_of = {}
+    for e in episodes:
+        for eid in e.event_ids:
+            ep_of[eid] = e
+    rows = []
+    for i, ev in everything.iterrows():
+        eid = ev["event_id"]
+        mid = member_of.get(eid)
+        reason = why[i]
+        entry = exit_ = ""
+        traded = False
+        if not reason and mid is not None:
+            note = notes.get(mid, "not traded: no plan")
+            reason = note if mid == eid else f"as part of {mid}: {note}"
+            e = ep_of.get(mid)
+            if e is not None:
+                traded = True
+                entry = e.entry.date().isoformat()
+                exit_ = e.exit.date().isoformat() if e.exit is not None else ""
+            row = by_id.loc[mid] if mid in by_id.index else None
+            if row is not None and not traded and "entry" in row and pd.notna(row.get("entry", pd.NaT)):
+                entry = pd.Timestamp(row["entry"]).date().isoformat()
+        rows.append({
+            "event_id": eid, "date": ev["date"].date().isoformat(), "time": ev["time"], "scheduled": bool(ev["scheduled"]),
+            "category": ev["category"], "company": ev["company"], "reaction_session": ev["day0"].date().isoformat(),
+            "entry_session": entry, "exit_session": exit_, "traded": traded, "reason": reason,
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,142 @@
+"""The Backtrader strategy that every aibt strategy is: it executes a schedule.
+
+A concrete strategy subclasses :class:`ScheduleStrategy`, declares its
+parameters in Backtrader's ``params`` tuple and implements :meth:`plan`, a pure
+function of a :class:`~strategies.context.StrategyContext` that returns the
+episodes to trade and a note for every event. Planning happens before the
+simulation, from information that is point in time by construction (events
+aligned to their earliest legal entry, signals as known at the entry session);
+Backtrader then does the trading: orders, fills, slippage, commission, cash.
+
+Execution conventions:
+
+* ``fill='open'`` (default): in ``next()`` at the close of session s the
+  strategy sizes orders for the weights in force at s+1, and Backtrader fills
+  them at the open of s+1. ``fill='close'`` (only when a config says so): the
+  broker fills at the close of the same session (cheat-on-close).
+* Sizes are shares (fractional by default): target value / the close at
+  decision time; portfolio value is the one at decision time.
+* On a change of episode the old legs are closed before the new ones open.
+* Borrow cost: for every night a short leg is held, ``|short value| *
+  borrow_bps / 1e4 * calendar days / 365`` is taken from cash (applied by the
+  broker at the next bar).
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from strategies.btcompat import bt
+from strategies.schedule import Episode
+
+
+class ScheduleStrategy(bt.Strategy):
+    """Executes ``targets`` (sessions x tickers weights plus ``episode``)."""
+
+    params = (
+        ("targets", None),
+        ("fill", "open"),
+        ("borrow_bps", 0.0),
+        ("fractional", True),
+    )
+
+    # ------------------------------------------------------------ planning
+    @classmethod
+    def plan(cls, ctx, params: dict) -> tuple[list[Episode], dict[str, str]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        base = set(ScheduleStrategy.params._getkeys())
+        return [n for n in cls.params._getkeys() if n not in base]
+
+    @classmethod
+    def param_defaults(cls) -> dict:
+        defaults = dict(zip(cls.params._getkeys(), cls.params._getdefaults()))
+        return {n: defaults[n] for n in cls.param_names()}
+
+    # ------------------------------------------------------------ execution
+    def __init__(self):
+        t = self.p.targets
+        self._tickers = [c for c in t.columns if c != "episode"]
+        self._w = t[self._tickers].to_numpy()
+        self._ep = t["episode"].to_numpy()
+        self._pos_of = {pd.Timestamp(d): i for i, d in enumerate(t.index)}
+        self._datas = {d._name: d for d in self.datas}
+        self._current = 0  # episode in force
+        self.fills: list[dict] = []
+        self.borrow: list[dict] = []
+        self.exposure: list[tuple] = []
+        if self.p.fill == "close":
+            self.broker.set_coc(True)
+
+    def _session(self, ago: int = 0) -> pd.Timestamp:
+        return pd.Timestamp(bt.num2date(self.data.datetime[-ago] if ago else self.data.datetime[0]).date())
+
+    def notify_order(self, order):
+        if order.status != order.Completed:
+            if order.status in (order.Margin, order.Rejected, order.Canceled):
+                raise RuntimeError(f"order {order.ref} on {order.data._name} ended {order.getstatusname()}")
+            return
+        ex = order.executed
+        self.fills.append(
+            {
+                "date": pd.Timestamp(bt.num2date(ex.dt).date()),  # the session whose open/close filled it
+                "notified": self._session(),  # the bar on which the broker reported it
+                "ticker": order.data._name,
+                "size": ex.size,
+                "price": ex.price,
+                "value": ex.size * ex.price,
+                "commission": ex.comm,
+                "episode": order.info.get("episode", 0),
+            }
+        )
+
+    def next(self):
+        today = self._session()
+        i = self._pos_of[today]
+        value = self.broker.getvalue()
+        # exposure and borrow for the position held into tonight
+        gross = short = 0.0
+        for name, d in self._datas.items():
+            pos = self.getposition(d).size
+            v = pos * d.close[0]
+            gross += abs(v)
+            if v < 0:
+                short += -v
+        self.exposure.append((today, gross / value if value else 0.0, self._current))
+        if short and self.p.borrow_bps and i + 1 < len(self._w):
+            nxt = self.p.targets.index[i + 1]
+            days = (nxt - today).days
+            cost = short * self.p.borrow_bps / 1e4 * days / 365.0
+            self.broker.add_cash(-cost)
+            self.borrow.append({"date": nxt, "episode": self._current, "cost": cost})
+        j = i + 1 if self.p.fill == "open" else i
+        if j >= len(self._w):
+            return
+        want = int(self._ep[j])
+        if want == self._current:
+            return
+        # close the old legs, then open the new
+        if self._current:
+            for name, d in self._datas.items():
+                size = self.getposition(d).size
+                if size:
+                    self._order(d, -size, self._current)
+        if want:
+            for k, name in enumerate(self._tickers):
+                wt = self._w[j, k]
+                if wt:
+                    d = self._datas[name]
+                    size = wt * value / d.close[0]
+                    if not self.p.fractional:
+                        size = math.trunc(size)
+                    if size:
+                        self._order(d, size, want)
+        self._current = want
+
+    def _order(self, data, size, episode):
+        o = self.buy(data=data, size=size) if size > 0 else self.sell(data=data, size=-size)
+        o.addinfo(episode=episode)
+        return o

@@ -1,0 +1,37 @@
+"""What a strategy may look at when it plans: a frozen bundle of pure inputs.
+
+Built by ``backtests`` from the event calendar, the signals and the prices;
+strategies never load files themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class StrategyContext:
+    """Inputs for :meth:`strategies.base.ScheduleStrategy.plan`.
+
+    * ``sessions``: the run's sessions (DatetimeIndex).
+    * ``events``: aligned, cluster-resolved events selected for the run
+      (see :func:`events.align.align`), with ``day0_pos`` on ``sessions``.
+    * ``returns``: daily total returns (fractions) per ticker, indexed by session.
+    * ``signals``: the target's point-in-time signal table
+      (:func:`signals.history.signal_table`), or None.
+    * ``target``, ``peers``: the traded stock and its hedge basket.
+    * ``portfolio``: gross, long_share, hedge, beta_window, fill.
+    """
+
+    sessions: pd.DatetimeIndex
+    events: pd.DataFrame
+    returns: pd.DataFrame
+    target: str
+    peers: tuple[str, ...]
+    portfolio: dict = field(default_factory=dict)
+    signals: pd.DataFrame | None = None
+
+    def basket_for(self, event_tickers=()) -> list[str]:
+        """The hedge basket: the peers, minus the target (never in its own basket)."""
+        return [p for p in self.peers if p != self.target]

@@ -1,0 +1,46 @@
+"""Strategy 1: trade the target against the peer basket in a window around events."""
+from __future__ import annotations
+
+from strategies.base import ScheduleStrategy
+from strategies.hedge import leg_weights, trailing_beta
+from strategies.schedule import build_episodes, plan_event_trades
+
+
+def weigh(ctx, episodes) -> None:
+    """Fill each episode's weights by the portfolio's hedge rule (pure, in place)."""
+    pf = ctx.portfolio
+    basket = ctx.basket_for()
+    for e in episodes:
+        beta = None
+        if pf.get("hedge") == "beta":
+            pos = ctx.sessions.get_loc(e.entry)
+            until = ctx.sessions[max(pos - 1, 0)]
+            beta = trailing_beta(ctx.returns, ctx.target, basket, until, pf.get("beta_window", 120))
+        e.weights = leg_weights(e.side, ctx.target, basket, pf.get("gross", 1.0), pf.get("long_share", 0.5), pf.get("hedge", "equal"), beta)
+
+
+class EventWindow(ScheduleStrategy):
+    """Long the target / short the basket (or the reverse) around each selected event.
+
+    Parameters:
+
+    * ``entry_offset``: ``"earliest"`` (default; each event's earliest legal
+      entry) or sessions from day 0 (negative only for scheduled events);
+    * ``exit_offset``: sessions from day 0 of the exit fill (default 2: with
+      open fills the position carries day 0 and day +1);
+    * ``side``: +1 long target / short basket (default), -1 the reverse;
+    * ``overlap``: ``extend`` (default) or ``skip`` (see :mod:`strategies.schedule`).
+    """
+
+    params = (("entry_offset", "earliest"), ("exit_offset", 2), ("side", 1), ("overlap", "extend"))
+
+    @classmethod
+    def plan(cls, ctx, params):
+        plans = plan_event_trades(ctx.events, ctx.sessions, params["entry_offset"], params["exit_offset"], ctx.portfolio.get("fill", "open"))
+        plans["side"] = int(params["side"])
+        episodes, notes = build_episodes(plans, params["overlap"])
+        weigh(ctx, episodes)
+        for eid, why in zip(plans["event_id"], plans["reason"]):
+            if why:
+                notes[eid] = f"not traded: {why}"
+        return episodes, notes

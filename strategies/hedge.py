@@ -1,0 +1,46 @@
+"""Peer-basket weights for the short (or long) leg.
+
+* ``equal``: each peer gets the same share of the basket leg.
+* ``beta``: the basket leg's notional is the target's beta to the
+  equal-weight basket times the target leg's notional, with beta from an OLS
+  of daily total returns over the ``window`` sessions that end the session
+  before the entry decision (no look-ahead); clipped to ``[lo, hi]``. Gross
+  exposure is kept: target leg ``g / (1 + beta)``, basket ``g * beta / (1 + beta)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def trailing_beta(returns: pd.DataFrame, target: str, peers: list[str], until: pd.Timestamp, window: int = 120, lo: float = 0.25, hi: float = 3.0) -> float:
+    """Beta of ``target`` on the equal-weight ``peers`` basket over ``window``
+    sessions ending at ``until`` (inclusive). NaN when fewer than ``window // 2``
+    sessions are available."""
+    r = returns.loc[:until].iloc[-window:]
+    y = r[target].to_numpy()
+    x = r[peers].mean(axis=1).to_numpy()
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < max(window // 2, 10):
+        return float("nan")
+    x, y = x[ok], y[ok]
+    xc = x - x.mean()
+    beta = float((xc * (y - y.mean())).sum() / (xc * xc).sum())
+    return float(np.clip(beta, lo, hi))
+
+
+def leg_weights(side: int, target: str, peers: list[str], gross: float, long_share: float, hedge: str, beta: float | None = None) -> dict[str, float]:
+    """Weights (fractions of portfolio value, signed) of one long/short episode.
+
+    ``side=+1``: long ``target``, short basket; ``-1``: the reverse.
+    ``long_share`` is the target leg's share of ``gross`` under ``equal``
+    hedging (0.5 = dollar neutral).
+    """
+    if hedge == "beta" and beta is not None and np.isfinite(beta):
+        t_w, b_w = gross / (1 + beta), gross * beta / (1 + beta)
+    else:
+        t_w, b_w = gross * long_share, gross * (1 - long_share)
+    w = {target: side * t_w}
+    for p in peers:
+        w[p] = -side * b_w / len(peers)
+    return w

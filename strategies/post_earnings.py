@@ -1,0 +1,85 @@
+"""Strategy 2: after the target's earnings release, take the side the signals point to."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from strategies.base import ScheduleStrategy
+from strategies.event_window import weigh
+from strategies.schedule import build_episodes, plan_event_trades
+
+
+def signal_side(eff_chg: float, backlog_g: float, eff_threshold: float, backlog_threshold: float, rule: str) -> tuple[int, str]:
+    """+1, -1 or 0 from the capex-efficiency change and backlog growth.
+
+    ``rule='both'``: long when both are above their thresholds, short when both
+    are below minus their thresholds; ``'efficiency'``/``'backlog'``: that
+    signal alone; undefined inputs give 0 (flat) with the reason.
+    """
+    e_up, e_dn = eff_chg > eff_threshold, eff_chg < -eff_threshold
+    b_up, b_dn = backlog_g > backlog_threshold, backlog_g < -backlog_threshold
+    if rule == "efficiency":
+        if np.isnan(eff_chg):
+            return 0, "capex-efficiency change undefined"
+        return (1 if e_up else -1 if e_dn else 0), f"efficiency change {eff_chg:+.4f}"
+    if rule == "backlog":
+        if np.isnan(backlog_g):
+            return 0, "backlog growth undefined"
+        return (1 if b_up else -1 if b_dn else 0), f"backlog growth {backlog_g:+.3f}"
+    if np.isnan(eff_chg) or np.isnan(backlog_g):
+        return 0, "capex-efficiency change or backlog growth undefined"
+    side = 1 if (e_up and b_up) else -1 if (e_dn and b_dn) else 0
+    return side, f"efficiency change {eff_chg:+.4f}, backlog growth {backlog_g:+.3f}"
+
+
+class PostEarningsSignal(ScheduleStrategy):
+    """After each release of the target, long / short / flat by its signals.
+
+    The signal values are those usable at the entry session (the release's
+    reaction session for the quarter just reported): a quarter's figures are
+    never used before they were public.
+
+    Parameters: ``entry_offset`` ("earliest" = day 0 open), ``exit_offset``
+    (default 5), ``eff_threshold`` (capex-efficiency change, ratio points,
+    default 0.0), ``backlog_threshold`` (backlog growth, fraction, default
+    0.0), ``backlog_measure`` (``backlog_growth_qoq`` or ``backlog_growth_yoy``),
+    ``rule`` (``both`` | ``efficiency`` | ``backlog``), ``overlap``.
+    """
+
+    params = (
+        ("entry_offset", "earliest"), ("exit_offset", 5), ("eff_threshold", 0.0), ("backlog_threshold", 0.0),
+        ("backlog_measure", "backlog_growth_qoq"), ("rule", "efficiency"), ("overlap", "extend"),
+    )
+
+    @classmethod
+    def plan(cls, ctx, params):
+        ev = ctx.events[(ctx.events["category"].str.contains("earnings")) & (ctx.events["company"] == ctx.target)]
+        plans = plan_event_trades(ev, ctx.sessions, params["entry_offset"], params["exit_offset"], ctx.portfolio.get("fill", "open"))
+        sig = ctx.signals
+        sides, notes = [], {}
+        for _, r in plans.iterrows():
+            if pd.isna(r["entry"]):
+                sides.append(0)
+                continue
+            known = sig[sig["available"] <= r["entry"]]
+            if known.empty:
+                sides.append(0)
+                notes[r["event_id"]] = "not traded: no signal known at entry"
+                continue
+            last = known.iloc[-1]
+            side, why = signal_side(float(last["capex_efficiency_chg"]), float(last[params["backlog_measure"]]),
+                                    params["eff_threshold"], params["backlog_threshold"], params["rule"])
+            sides.append(side)
+            if side == 0:
+                notes[r["event_id"]] = f"not traded: signal neutral ({last['quarter']}: {why})"
+            else:
+                notes[r["event_id"]] = f"{last['quarter']}: {why}"
+        plans["side"] = sides
+        episodes, n2 = build_episodes(plans, params["overlap"])
+        weigh(ctx, episodes)
+        for k, v in n2.items():
+            notes[k] = f"{v} ({notes[k]})" if k in notes else v
+        for eid, why in zip(plans["event_id"], plans["reason"]):
+            if why:
+                notes[eid] = f"not traded: {why}"
+        return episodes, notes

@@ -1,0 +1,176 @@
+"""From aligned events to a trading schedule (pure pandas; no Backtrader).
+
+Vocabulary:
+
+* a **plan** is one event's intended trade: side, entry session, exit session;
+* an **episode** is one continuous position, made of one or more plans;
+* the **targets** frame gives, for each session, the portfolio weights that
+  must be in place after that session's fill (the open, or with ``fill:
+  close`` the close).
+
+A position is held from the fill at its entry session to the fill at its
+exit session. Overlapping plans are resolved by an explicit rule
+(:data:`OVERLAP_RULES`), never by silently doubling the size:
+
+* ``extend``: a plan that starts while an episode on the same side is open
+  extends that episode to the later exit; on the opposite side the newer plan
+  wins (the old episode ends at the new entry);
+* ``skip``: a plan that starts while an episode is open is not traded.
+
+Every event keeps a reason for what happened to it (``traded``, or why not).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from events.align import FILLS, first_legal_entry, is_legal_entry
+from events.errors import InputError, Problem
+
+OVERLAP_RULES = ("extend", "skip")
+
+
+@dataclass
+class Episode:
+    episode: int
+    event_ids: list[str]
+    side: int
+    entry: pd.Timestamp
+    exit: pd.Timestamp | None  # None: held to the end of the run
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+def plan_event_trades(
+    aligned: pd.DataFrame,
+    sessions: pd.DatetimeIndex,
+    entry_offset: int | str,
+    exit_offset: int,
+    fill: str = "open",
+    config_key: str = "strategy.params.entry_offset",
+) -> pd.DataFrame:
+    """Entry and exit sessions of each aligned event, or why it cannot be traded.
+
+    ``entry_offset``: sessions from day 0, or ``"earliest"``: the first fill
+    after the news is out, whether or not the event was scheduled (the open of
+    day 0 for ``bmo``/``amc``, the close of day 0 for ``intraday``/``unknown``,
+    i.e. the open of day +1 with open fills). Pre-event entries on scheduled
+    events happen only when a negative offset is asked for. ``exit_offset``: sessions from
+    day 0 of the exit fill. A numeric entry before the earliest legal entry of
+    an **unscheduled** event is a configuration error (:class:`InputError`
+    listing the events); for a scheduled event entered before its date was
+    public the event is not traded and says so.
+
+    Returns the aligned frame plus ``entry``, ``exit`` (sessions, NaT if not
+    tradable), ``entry_offset_used`` and ``reason`` ('' when tradable).
+    """
+    if fill not in FILLS:
+        raise InputError(Problem(f"unknown fill '{fill}'", field="portfolio.fill", expected="open or close"))
+    f = aligned.copy()
+    n = len(sessions)
+    entries, exits, used, reasons, illegal = [], [], [], [], []
+    for _, ev in f.iterrows():
+        p0 = int(ev["day0_pos"])
+        eo, ef = int(ev["earliest_entry_offset"]), ev["earliest_entry_fill"]
+        legal_first = first_legal_entry(eo, ef, fill)
+        if entry_offset == "earliest":
+            news_fill = "close" if ev["time"] in ("intraday", "unknown") else "open"
+            off = first_legal_entry(0, news_fill, fill)
+        else:
+            off = int(entry_offset)
+            if not is_legal_entry(off, fill, eo, ef):
+                if not ev["scheduled"]:
+                    illegal.append(ev)
+                    entries.append(pd.NaT), exits.append(pd.NaT), used.append(off), reasons.append("illegal entry")
+                    continue
+                entries.append(pd.NaT), exits.append(pd.NaT), used.append(off)
+                reasons.append(f"entry at offset {off} is before the date was public (earliest {legal_first})")
+                continue
+        reason = ""
+        if p0 < 0:
+            reason = "day 0 outside the price data"
+        elif off >= exit_offset:
+            reason = f"exit offset {exit_offset} is not after the entry offset {off}"
+        elif p0 + off < 0:
+            reason = "entry before the start of the price data"
+        elif p0 + exit_offset >= n:
+            reason = "exit after the end of the price data"
+        if reason:
+            entries.append(pd.NaT), exits.append(pd.NaT), used.append(off), reasons.append(reason)
+            continue
+        entries.append(sessions[p0 + off]), exits.append(sessions[p0 + exit_offset]), used.append(off), reasons.append("")
+    if illegal:
+        ids = ", ".join(f"{e['event_id']} ({e['time']}, day 0 {e['day0'].date()})" for e in illegal[:8])
+        more = f" and {len(illegal) - 8} more" if len(illegal) > 8 else ""
+        raise InputError(
+            Problem(
+                f"pre-event entry at offset {entry_offset} with fill '{fill}' on unscheduled event(s) {ids}{more}: "
+                "unscheduled news cannot be traded before it is public",
+                field=config_key,
+                expected="'earliest' or an offset at or after each event's earliest legal entry (day 0 open for bmo/amc, day 0 close for intraday/unknown), or select scheduled events only",
+            )
+        )
+    f["entry"] = pd.to_datetime(pd.Series(entries, index=f.index))
+    f["exit"] = pd.to_datetime(pd.Series(exits, index=f.index))
+    f["entry_offset_used"] = used
+    f["reason"] = reasons
+    return f
+
+
+def build_episodes(plans: pd.DataFrame, overlap: str = "extend") -> tuple[list[Episode], dict[str, str]]:
+    """Merge tradable plans (columns ``event_id, side, entry, exit``; rows with
+    NaT entry are ignored) into episodes by the ``overlap`` rule.
+
+    Returns the episodes and, per event id, what happened (``traded in
+    episode N``, ``extended episode N``, ``skipped: ...``, ``ended episode N``).
+    """
+    if overlap not in OVERLAP_RULES:
+        raise InputError(Problem(f"unknown overlap rule '{overlap}'", field="strategy.params.overlap", expected="one of " + ", ".join(OVERLAP_RULES)))
+    p = plans[plans["entry"].notna() & (plans["side"] != 0)].sort_values(["entry", "event_id"], kind="stable")
+    episodes: list[Episode] = []
+    notes: dict[str, str] = {}
+    cur: Episode | None = None
+    for _, r in p.iterrows():
+        side = int(r["side"])
+        if cur is not None and r["entry"] <= cur.exit:
+            if overlap == "skip":
+                notes[r["event_id"]] = f"skipped: position from episode {cur.episode} still open (overlap rule 'skip')"
+                continue
+            if side == cur.side:
+                if r["exit"] > cur.exit:
+                    cur.exit = r["exit"]
+                cur.event_ids.append(r["event_id"])
+                notes[r["event_id"]] = f"extended episode {cur.episode} (overlap rule 'extend')"
+                continue
+            # opposite side: the newer plan wins from its entry on
+            cur.exit = r["entry"]
+            for eid in cur.event_ids:
+                notes[eid] = notes.get(eid, "") + f"; cut short at {r['entry'].date()} by {r['event_id']}"
+        cur = Episode(len(episodes) + 1, [r["event_id"]], side, r["entry"], r["exit"])
+        episodes.append(cur)
+        notes[r["event_id"]] = f"traded: episode {cur.episode}"
+    return episodes, notes
+
+
+def target_weights(episodes: list[Episode], sessions: pd.DatetimeIndex, tickers: list[str], cash_buffer: float = 0.0) -> pd.DataFrame:
+    """Sessions x tickers weights in force after each session's fill, plus an
+    ``episode`` column (0 when flat). An episode is in force on sessions
+    ``entry <= s < exit`` (to the end when ``exit`` is None).
+
+    ``cash_buffer``: orders are sized at the decision-time close and filled at
+    the next open, so a fully invested long book could cost more than the
+    cash after a gap and costs. When an episode's long weights sum to more
+    than ``1 - cash_buffer`` they are scaled down to that (shorts unchanged).
+    """
+    w = pd.DataFrame(0.0, index=sessions, columns=tickers)
+    ep = pd.Series(0, index=sessions, dtype=int)
+    for e in episodes:
+        mask = (sessions >= e.entry) & ((sessions < e.exit) if e.exit is not None else True)
+        longs = sum(v for v in e.weights.values() if v > 0)
+        k = (1 - cash_buffer) / longs if longs > 1 - cash_buffer else 1.0
+        for t, v in e.weights.items():
+            w.loc[mask, t] = v * k if v > 0 else v
+        ep[mask] = e.episode
+    w["episode"] = ep
+    return w
