@@ -197,6 +197,16 @@ def resolve(data: dict | None, source: str | None = None) -> dict:
     return cfg
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as strings, so the schema checks them (with the key path)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_config(path: str | Path | None = None) -> dict:
     """Read a YAML config file (default: the bundled default config) and resolve it."""
     p = Path(path) if path else bundled_config("default")
@@ -205,7 +215,7 @@ def load_config(path: str | Path | None = None) -> dict:
     except FileNotFoundError:
         raise InputError(Problem("config file not found", path=str(p), expected="a YAML run config, e.g. backtests/configs/default.yaml"))
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(Problem(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=str(p), line=(mark.line + 1) if mark else None))

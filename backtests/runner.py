@@ -131,7 +131,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
         sig = signal_table(fund, u["target"])
         cal.fingerprints.update(fund.fingerprints)
     ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers), portfolio=pf, signals=sig)
-    episodes, notes = cls.plan(ctx, params)
+    episodes, notes, plans = cls.plan(ctx, params)
     traded_tickers = list(dict.fromkeys([u["target"], *peers, *[t for e in episodes for t in e.weights]]))
     missing = [t for t in traded_tickers if t not in tr]
     if missing:
@@ -155,7 +155,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     returns.iloc[0, 1:] = 0.0  # the first session has no previous close inside the run
     returns.index.name = "date"
     trades = trades_table(episodes, sim, tr, sessions, pf["fill"], u["target"], peers)
-    events_out = events_table(everything, why, resolved, member_of, notes, episodes)
+    events_out = events_table(everything, why, member_of, notes, plans, episodes)
     n_events = int(len(resolved))
     summary = summary_metrics(returns, trades, sim.exposure["exposure"], n_events)
     prints = {f"prices/{t}.csv": prices[t].sha256 for t in tickers}
@@ -197,13 +197,14 @@ def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFra
     return pd.DataFrame(rows, columns=cols)
 
 
-def events_table(everything, why, resolved, member_of, notes, episodes) -> pd.DataFrame:
-    """Every event of the calendar: its sessions and whether it was traded, or why not."""
-    by_id = resolved.set_index("event_id")
-    ep_of = {}
-    for e in episodes:
-        for eid in e.event_ids:
-            ep_of[eid] = e
+def events_table(everything, why, member_of, notes, plans, episodes) -> pd.DataFrame:
+    """Every event of the calendar: its sessions and whether it was traded, or why not.
+
+    ``entry_session``/``exit_session`` are the event's *own* planned fills
+    (an event that extended an open episode shows its own, not the episode's).
+    """
+    planned = plans.set_index("event_id") if plans is not None and len(plans) else None
+    traded_ids = {eid for e in episodes for eid in e.event_ids}
     rows = []
     for i, ev in everything.iterrows():
         eid = ev["event_id"]
@@ -214,17 +215,14 @@ def events_table(everything, why, resolved, member_of, notes, episodes) -> pd.Da
         if not reason and mid is not None:
             note = notes.get(mid, "not traded: no plan")
             reason = note if mid == eid else f"as part of {mid}: {note}"
-            e = ep_of.get(mid)
-            if e is not None:
-                traded = True
-                entry = e.entry.date().isoformat()
-                exit_ = e.exit.date().isoformat() if e.exit is not None else ""
-            row = by_id.loc[mid] if mid in by_id.index else None
-            if row is not None and not traded and "entry" in row and pd.notna(row.get("entry", pd.NaT)):
-                entry = pd.Timestamp(row["entry"]).date().isoformat()
+            traded = mid in traded_ids
+            if planned is not None and mid in planned.index and pd.notna(planned.at[mid, "entry"]):
+                entry = planned.at[mid, "entry"].date().isoformat()
+                exit_ = planned.at[mid, "exit"].date().isoformat()
         rows.append({
             "event_id": eid, "date": ev["date"].date().isoformat(), "time": ev["time"], "scheduled": bool(ev["scheduled"]),
             "category": ev["category"], "company": ev["company"], "reaction_session": ev["day0"].date().isoformat(),
             "entry_session": entry, "exit_session": exit_, "traded": traded, "reason": reason,
         })
-    return pd.DataFrame(rows)
+    cols = ["event_id", "date", "time", "scheduled", "category", "company", "reaction_session", "entry_session", "exit_session", "traded", "reason"]
+    return pd.DataFrame(rows, columns=cols)

@@ -20,6 +20,8 @@ import pandas as pd
 from events.errors import InputError, Problem
 
 POLICIES = ("keep", "merge", "first", "drop")
+#: How late in day 0 the news of each time arrives (amc of the previous day and bmo are before the open).
+_LATENESS = {"amc": 0, "bmo": 0, "intraday": 1, "unknown": 2}
 
 
 def find_clusters(aligned: pd.DataFrame, pre: int, post: int) -> pd.DataFrame:
@@ -75,7 +77,8 @@ def apply_policy(clustered: pd.DataFrame, policy: str) -> pd.DataFrame:
             k = g.apply(lambda x: (x["earliest_entry_offset"], x["earliest_entry_fill"] == "close"), axis=1).idxmax()
             for c in ("earliest_entry_offset", "earliest_entry_fill", "earliest_entry"):
                 r[c] = g.at[k, c]
-        r["time"] = "unknown" if (g["time"] == "unknown").any() else g["time"].iloc[0]
+        # the latest news of the group decides when it is tradable
+        r["time"] = max(g["time"], key=lambda t: _LATENESS.get(t, 2))
         r["merged_from"] = len(g)
         rows.append(r)
     out = pd.DataFrame(rows)

@@ -43,7 +43,10 @@ class ScheduleStrategy(bt.Strategy):
 
     # ------------------------------------------------------------ planning
     @classmethod
-    def plan(cls, ctx, params: dict) -> tuple[list[Episode], dict[str, str]]:  # pragma: no cover - abstract
+    def plan(cls, ctx, params: dict) -> tuple[list[Episode], dict[str, str], pd.DataFrame | None]:  # pragma: no cover - abstract
+        """Return ``(episodes, notes, plans)``: the positions to hold, a note per
+        event id, and the per-event plans (``event_id, side, entry, exit``, see
+        :func:`strategies.schedule.plan_event_trades`) or None."""
         raise NotImplementedError
 
     @classmethod

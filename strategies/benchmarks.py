@@ -26,4 +26,4 @@ class BuyAndHold(ScheduleStrategy):
         else:
             w = {a.upper(): params["weight"]}
         start = ctx.sessions[1] if ctx.portfolio.get("fill", "open") == "open" else ctx.sessions[0]
-        return [Episode(1, [], 1, start, None, w)], {}
+        return [Episode(1, [], 1, start, None, w)], {}, None

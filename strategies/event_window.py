@@ -43,4 +43,4 @@ class EventWindow(ScheduleStrategy):
         for eid, why in zip(plans["event_id"], plans["reason"]):
             if why:
                 notes[eid] = f"not traded: {why}"
-        return episodes, notes
+        return episodes, notes, plans

@@ -82,4 +82,4 @@ class PostEarningsSignal(ScheduleStrategy):
         for eid, why in zip(plans["event_id"], plans["reason"]):
             if why:
                 notes[eid] = f"not traded: {why}"
-        return episodes, notes
+        return episodes, notes, plans

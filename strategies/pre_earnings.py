@@ -35,4 +35,4 @@ class PreEarningsRunup(ScheduleStrategy):
         for eid, why in zip(plans["event_id"], plans["reason"]):
             if why:
                 notes[eid] = f"not traded: {why}"
-        return episodes, notes
+        return episodes, notes, plans
