@@ -16,9 +16,13 @@ setup: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/aibt data status
+	$(BIN)/aibt run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m backtests.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

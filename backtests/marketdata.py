@@ -38,10 +38,26 @@ def bundled_price_path(ticker: str) -> Path:
     return Path(str(resources.files("backtests") / "data" / "prices" / f"{ticker.upper()}.csv"))
 
 
+_MEMO: dict[tuple, PriceData] = {}
+
+
 def load_price_file(path: str | Path, ticker: str | None = None, origin: str = "file") -> PriceData:
-    """Load and validate one price CSV (raises :class:`InputError` if bad)."""
+    """Load and validate one price CSV (raises :class:`InputError` if bad).
+
+    Validated files are memoised per process by (path, size, mtime), so runs
+    in one process (sweeps, the benchmark) parse each file once. The frame of
+    a memoised result is copied, so callers may modify what they get.
+    """
     path = Path(path)
-    return parse_prices(path, ticker=(ticker or path.stem).upper(), origin=origin)
+    name = (ticker or path.stem).upper()
+    st = path.stat() if path.exists() else None
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, name, origin) if st else None
+    hit = _MEMO.get(key) if key else None
+    if hit is None:
+        hit = parse_prices(path, ticker=name, origin=origin)
+        if key:
+            _MEMO[key] = hit
+    return PriceData(hit.ticker, hit.frame.copy(), hit.source, hit.path, hit.sha256)
 
 
 @dataclass
