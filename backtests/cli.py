@@ -44,7 +44,15 @@ def run_cmd(config_path, out):
     result = run(cfg)
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
-    path = write_run(result, out or default_run_dir(cfg["name"]), started)
+    writers = []
+    study = None
+    if cfg["study"]["enabled"]:
+        from backtests.study import study_for_config, write_study
+
+        study = study_for_config(cfg, result)
+        result.fingerprints.update(study.fingerprints)
+        writers.append(lambda d: write_study(study, d))
+    path = write_run(result, out or default_run_dir(cfg["name"]), started, extra_writers=writers)
     s = result.summary
     click.echo(f"{cfg['name']}: {cfg['strategy']['kind']} on {cfg['universe']['target']} vs {'/'.join(cfg['universe']['peers'])}, {s['start']}..{s['end']}")
     rows = [
@@ -63,7 +71,38 @@ def run_cmd(config_path, out):
         else:
             text = f"{v * 100:8.2f}%" if unit == "%" else f"{v:8.3f}"
         click.echo(f"  {label:24s}{text}")
+    if study is not None:
+        h = study.results.headline("peer_adjusted", "all")
+        for _, r in h.iterrows():
+            if r["window"] in ("0:1", "0:5"):
+                click.echo(f"  event study, AMZN minus peers, CAAR {r['window']}: {r['caar'] * 100:6.2f}% (n={int(r['n'])}, BMP t={r['t_bmp']:.2f}, p={r['p_bmp']:.3f})")
     click.echo(f"run directory: {path}")
+
+
+@cli.command("study")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Run config YAML (default: the bundled default).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Directory to write (default reports/<name>-study-<UTC time>).")
+@click.option("--model", default=None, type=click.Choice(["market_adjusted", "market_model", "peer_adjusted"]), help="Print one model only.")
+def study_cmd(config_path, out, model):
+    """Event study of the config's events: CAAR table with tests; writes study.json, study.csv, abnormal_returns.csv."""
+    import datetime as dt
+
+    from backtests.config import load_config
+    from backtests.rundir import default_run_dir, write_study_dir
+    from backtests.study import study_for_config
+
+    started = dt.datetime.now(dt.timezone.utc)
+    cfg = load_config(config_path)
+    study = study_for_config(cfg)
+    click.echo(study.results.summary(model=model))
+    for r in study.signals.get("regressions", []):
+        if "terms" in r:
+            terms = ", ".join(f"{k} {v['coef']:+.3f} (t={v['t']:.2f}, p={v['p']:.3f})" for k, v in r["terms"].items() if k != "const")
+            click.echo(f"signal regression, CAR {r['window']} on {'+'.join(r['x'])}: {terms}; n={r['n']}, R2={r['r2']:.2f}")
+        else:
+            click.echo(f"signal regression, CAR {r['window']} on {'+'.join(r['x'])}: {r['note']}")
+    path = write_study_dir(cfg, study, out or default_run_dir(cfg["name"] + "-study"), started)
+    click.echo(f"study directory: {path}")
 
 
 # ---------------------------------------------------------------- data

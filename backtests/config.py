@@ -74,6 +74,18 @@ SCHEMA: dict = {
         "slippage_bps": Leaf("float", 2.0, minimum=0.0),
         "borrow_bps": Leaf("float", 50.0, minimum=0.0),
     },
+    "study": {
+        "enabled": Leaf("bool", True),
+        "windows": Leaf("list[str]", ["0:0", "0:1", "-1:1", "0:2", "0:5"]),
+        "bhar_windows": Leaf("list[str]", ["0:20", "0:60"]),
+        "estimation": Leaf("int", 250, minimum=30),
+        "gap": Leaf("int", 10, minimum=0),
+        "min_estimation": Leaf("int", 120, minimum=20),
+        "models": Leaf("list[str]", ["market_adjusted", "market_model", "peer_adjusted"], choices=("market_adjusted", "market_model", "peer_adjusted")),
+        "market": Leaf("str", "SPY"),
+        "clusters": Leaf("choice", "merge", POLICIES),
+        "signal_windows": Leaf("list[str]", ["0:1", "0:5"]),
+    },
     "output": {"tearsheet": Leaf("bool", True)},
 }
 
@@ -190,6 +202,14 @@ def resolve(data: dict | None, source: str | None = None) -> dict:
         u = cfg["universe"]
         if u["target"] in u["peers"]:
             problems.append(Problem(f"the target {u['target']} is in its own peer basket", path=source, field="universe.peers", expected="peers other than the target"))
+        from events.align import Window
+
+        for key in ("windows", "bhar_windows", "signal_windows"):
+            for w in cfg["study"][key]:
+                try:
+                    Window.parse(w)
+                except InputError as exc:
+                    problems.append(Problem(exc.problems[0].message, path=source, field=f"study.{key}", expected=exc.problems[0].expected))
         if cfg["dates"]["end"] and cfg["dates"]["end"] <= cfg["dates"]["start"]:
             problems.append(Problem("end is not after start", path=source, field="dates.end"))
     if problems:

@@ -111,14 +111,41 @@ def write_run(result, out: str | Path, started: dt.datetime, extra_writers=()) -
             w(tmp)
         finished = dt.datetime.now(dt.timezone.utc)
         (tmp / "manifest.json").write_text(json.dumps(manifest(result, started, finished), indent=2) + "\n")
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def write_study_dir(cfg: dict, study, out: str | Path, started: dt.datetime) -> Path:
+    """Write a study-only directory (config.yaml, manifest.json, study files) atomically."""
+    from types import SimpleNamespace
+
+    from backtests.study import write_study
+
+    holder = SimpleNamespace(config=cfg, fingerprints=study.fingerprints, warnings=[])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        (tmp / "config.yaml").write_text(dump_yaml(cfg))
+        write_study(study, tmp)
+        (tmp / "manifest.json").write_text(json.dumps(manifest(holder, started, dt.datetime.now(dt.timezone.utc)), indent=2) + "\n")
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)

@@ -83,31 +83,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     daily = closes.pct_change()
     t_load = time.perf_counter()
 
-    cal = load_calendar(ev_cfg["files"], bundled=ev_cfg["bundled"], earnings=ev_cfg["earnings"], price_range=(all_sessions[0], all_sessions[-1]))
-    everything = cal.frame.copy()
-    why = pd.Series("", index=everything.index, dtype=object)
-    sel = everything
-    if ev_cfg["categories"]:
-        m = sel["category"].isin(ev_cfg["categories"])
-        why[sel.index[~m]] = "not selected: category " + sel.loc[~m, "category"]
-        sel = sel[m]
-    if ev_cfg["tickers"]:
-        want = set(ev_cfg["tickers"])
-        m = sel["tickers"].map(lambda ts: bool(want & set(ts))).astype(bool)
-        why[sel.index[~m]] = "not selected: affects none of " + ",".join(ev_cfg["tickers"])
-        sel = sel[m]
-    if ev_cfg["companies"]:
-        m = sel["company"].isin(ev_cfg["companies"])
-        why[sel.index[~m]] = "not selected: company " + sel.loc[~m, "company"]
-        sel = sel[m]
-    order = {"low": 0, "medium": 1, "high": 2}
-    m = (sel["confidence"].map(order) >= order[ev_cfg["min_confidence"]]).astype(bool)
-    why[sel.index[~m]] = "not selected: confidence " + sel.loc[~m, "confidence"]
-    sel = sel[m]
-    m = (sel["day0"] >= sessions[0]) & (sel["day0"] <= sessions[-1])
-    why[sel.index[~m]] = "outside the run dates"
-    sel = sel[m]
-
+    cal, everything, sel, why = select_events(ev_cfg, all_sessions, sessions)
     aligned = align(sel, sessions, notice_sessions=ev_cfg["notice_sessions"])
     eo = params.get("entry_offset", 0)
     pre = min(eo if isinstance(eo, int) else 0, 0)
@@ -163,6 +139,39 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
     return RunResult(cfg, summary, returns, trades, events_out, sim.fills, sim.exposure, prints, prices.warnings, timings, ctx)
+
+
+def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.DatetimeIndex):
+    """Load the calendar and apply the config's event filters.
+
+    Returns ``(calendar, everything, selected, why)``: ``why`` holds, for
+    every event of ``everything``, the reason it was not selected ('' if it was).
+    """
+    cal = load_calendar(ev_cfg["files"], bundled=ev_cfg["bundled"], earnings=ev_cfg["earnings"], price_range=(all_sessions[0], all_sessions[-1]))
+    everything = cal.frame.copy()
+    why = pd.Series("", index=everything.index, dtype=object)
+    sel = everything
+    if ev_cfg["categories"]:
+        m = sel["category"].isin(ev_cfg["categories"])
+        why[sel.index[~m]] = "not selected: category " + sel.loc[~m, "category"]
+        sel = sel[m]
+    if ev_cfg["tickers"]:
+        want = set(ev_cfg["tickers"])
+        m = sel["tickers"].map(lambda ts: bool(want & set(ts))).astype(bool)
+        why[sel.index[~m]] = "not selected: affects none of " + ",".join(ev_cfg["tickers"])
+        sel = sel[m]
+    if ev_cfg["companies"]:
+        m = sel["company"].isin(ev_cfg["companies"])
+        why[sel.index[~m]] = "not selected: company " + sel.loc[~m, "company"]
+        sel = sel[m]
+    order = {"low": 0, "medium": 1, "high": 2}
+    m = (sel["confidence"].map(order) >= order[ev_cfg["min_confidence"]]).astype(bool)
+    why[sel.index[~m]] = "not selected: confidence " + sel.loc[~m, "confidence"]
+    sel = sel[m]
+    m = (sel["day0"] >= sessions[0]) & (sel["day0"] <= sessions[-1])
+    why[sel.index[~m]] = "outside the run dates"
+    sel = sel[m]
+    return cal, everything, sel, why
 
 
 def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFrame:
