@@ -52,7 +52,12 @@ def run_cmd(config_path, out):
         study = study_for_config(cfg, result)
         result.fingerprints.update(study.fingerprints)
         writers.append(lambda d: write_study(study, d))
-    path = write_run(result, out or default_run_dir(cfg["name"]), started, extra_writers=writers)
+    post = []
+    if cfg["output"]["tearsheet"]:
+        from backtests.tearsheet import build_tearsheet
+
+        post.append(lambda d: build_tearsheet(d))  # reads the files written before it
+    path = write_run(result, out or default_run_dir(cfg["name"]), started, extra_writers=writers, post_writers=post)
     s = result.summary
     click.echo(f"{cfg['name']}: {cfg['strategy']['kind']} on {cfg['universe']['target']} vs {'/'.join(cfg['universe']['peers'])}, {s['start']}..{s['end']}")
     rows = [
@@ -77,6 +82,24 @@ def run_cmd(config_path, out):
             if r["window"] in ("0:1", "0:5"):
                 click.echo(f"  event study, AMZN minus peers, CAAR {r['window']}: {r['caar'] * 100:6.2f}% (n={int(r['n'])}, BMP t={r['t_bmp']:.2f}, p={r['p_bmp']:.3f})")
     click.echo(f"run directory: {path}")
+    if cfg["output"]["tearsheet"]:
+        click.echo(f"tear sheet:    {path / 'tearsheet.html'}")
+
+
+@cli.command("tearsheet")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--pdf", is_flag=True, help="Also write a multi-page tearsheet.pdf.")
+def tearsheet_cmd(run_dir, pdf):
+    """Rebuild the tear sheet of a run directory from its files alone (no re-run)."""
+    import time
+
+    from backtests.tearsheet import build_tearsheet
+
+    t0 = time.perf_counter()
+    written = build_tearsheet(run_dir, pdf=pdf)
+    for k, p in written.items():
+        click.echo(f"{k}: {p}")
+    click.echo(f"built in {time.perf_counter() - t0:.2f} s")
 
 
 @cli.command("study")

@@ -39,6 +39,8 @@ from events.align import Window
 
 MODELS = ("market_adjusted", "market_model", "peer_adjusted")
 TESTS = ("cs", "patell", "bmp", "kp", "rank", "sign")
+TABLE_COLUMNS = ["model", "group", "window", "n", "caar", "t_cs", "p_cs", "t_patell", "p_patell", "t_bmp", "p_bmp", "t_kp", "p_kp",
+                 "rbar", "z_rank", "p_rank", "z_sign", "p_sign", "mean_bhar"]
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ class EventStudyResults:
                         bhar = float(np.prod(1 + seg + normal) - np.prod(1 + normal))
                     rows.append({"event_id": f.event_id, "model": model, "window": str(w), "car": car, "scar": scar, "bhar": bhar,
                                  "t_est": f.t_est, "first": f.p0 + w.pre, "last": f.p0 + w.post})
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=["event_id", "model", "window", "car", "scar", "bhar", "t_est", "first", "last"])
 
     def _test_table(self) -> pd.DataFrame:
         groups = _groups(self.events)
@@ -223,7 +225,7 @@ class EventStudyResults:
                     row["z_sign"], row["p_sign"] = et.generalized_sign_z(c["car"], self._p_hat(model, list(c["event_id"]), fit_by))
                     row["mean_bhar"] = c["bhar"].mean() if n else np.nan
                     rows.append(row)
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
     def _rank(self, model, ids, w, fit_by):
         if not ids:

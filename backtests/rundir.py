@@ -89,11 +89,12 @@ def write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
     frame.to_csv(path, index=index, float_format=FLOAT_FORMAT, lineterminator="\n", date_format="%Y-%m-%d")
 
 
-def write_run(result, out: str | Path, started: dt.datetime, extra_writers=()) -> Path:
+def write_run(result, out: str | Path, started: dt.datetime, extra_writers=(), post_writers=()) -> Path:
     """Write the run directory ``out`` atomically; returns its path.
 
-    ``extra_writers`` are callables ``f(tmp_dir)`` that add files (statistics,
-    tear sheet) inside the same atomic step.
+    ``extra_writers`` are callables ``f(tmp_dir)`` that add files (statistics)
+    before ``manifest.json`` is written; ``post_writers`` (the tear sheet,
+    which reads the manifest) run after it, inside the same atomic step.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,10 +108,15 @@ def write_run(result, out: str | Path, started: dt.datetime, extra_writers=()) -
         write_csv(result.returns.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")), tmp / "returns.csv")
         write_csv(result.trades, tmp / "trades.csv")
         write_csv(result.events, tmp / "events.csv")
+        write_csv(result.exposure.reset_index().assign(date=lambda f: pd.to_datetime(f["date"]).dt.strftime("%Y-%m-%d")), tmp / "exposure.csv")
+        if result.signals is not None:
+            write_csv(result.signals.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")), tmp / "signals.csv")
         for w in extra_writers:
             w(tmp)
         finished = dt.datetime.now(dt.timezone.utc)
         (tmp / "manifest.json").write_text(json.dumps(manifest(result, started, finished), indent=2) + "\n")
+        for w in post_writers:
+            w(tmp)
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -43,6 +43,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     context: StrategyContext | None = None
+    signals: pd.DataFrame | None = None  # the target's signals as known at each session
 
 
 def _config(config) -> dict:
@@ -98,14 +99,15 @@ def run(config=None, *, feed: str = "array") -> RunResult:
         if why[i] == "" and eid not in member_of:
             why[i] = f"removed by cluster policy '{ev_cfg['clusters']}'"
 
-    sig = None
-    if kind == "post_earnings_signal":
-        from signals.fundamentals import load_fundamentals
-        from signals.history import signal_table
+    from signals.fundamentals import load_fundamentals
+    from signals.history import signal_table, to_sessions
 
-        fund = load_fundamentals()
-        sig = signal_table(fund, u["target"])
-        cal.fingerprints.update(fund.fingerprints)
+    fund = load_fundamentals()
+    sig = signal_table(fund, u["target"])
+    fund_prints = {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
+    signals_daily = pd.DataFrame({c: to_sessions(sig, c, sessions) for c in ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")})
+    signals_daily["release"] = sessions.isin(pd.DatetimeIndex(sig["available"].dropna())).astype(int)  # the target's release reaction sessions
+    signals_daily.index.name = "date"
     ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers), portfolio=pf, signals=sig)
     episodes, notes, plans = cls.plan(ctx, params)
     traded_tickers = list(dict.fromkeys([u["target"], *peers, *[t for e in episodes for t in e.weights]]))
@@ -136,9 +138,10 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     summary = summary_metrics(returns, trades, sim.exposure["exposure"], n_events)
     prints = {f"prices/{t}.csv": prices[t].sha256 for t in tickers}
     prints.update({f"events/{Path(k).name}": v for k, v in cal.fingerprints.items()})
+    prints.update(fund_prints)
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
-    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, sim.exposure, prints, prices.warnings, timings, ctx)
+    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, sim.exposure, prints, prices.warnings, timings, ctx, signals_daily)
 
 
 def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.DatetimeIndex):
@@ -230,8 +233,8 @@ def events_table(everything, why, member_of, notes, plans, episodes) -> pd.DataF
                 exit_ = planned.at[mid, "exit"].date().isoformat()
         rows.append({
             "event_id": eid, "date": ev["date"].date().isoformat(), "time": ev["time"], "scheduled": bool(ev["scheduled"]),
-            "category": ev["category"], "company": ev["company"], "reaction_session": ev["day0"].date().isoformat(),
+            "category": ev["category"], "company": ev["company"], "headline": ev["headline"], "reaction_session": ev["day0"].date().isoformat(),
             "entry_session": entry, "exit_session": exit_, "traded": traded, "reason": reason,
         })
-    cols = ["event_id", "date", "time", "scheduled", "category", "company", "reaction_session", "entry_session", "exit_session", "traded", "reason"]
+    cols = ["event_id", "date", "time", "scheduled", "category", "company", "headline", "reaction_session", "entry_session", "exit_session", "traded", "reason"]
     return pd.DataFrame(rows, columns=cols)

@@ -112,7 +112,7 @@ def signal_regressions(cfg, rets, sessions, peers) -> tuple[dict, dict]:
         out.setdefault("data", {})[w] = [
             {"event_id": i, "quarter": row["quarter"], "car": _f(row["car"]), **{n: _f(row[n]) for n in SIGNALS}} for i, row in frame.iterrows()
         ]
-    return out, fund.fingerprints
+    return out, {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
 
 
 def _f(v):

@@ -1,0 +1,140 @@
+"""The frames behind a tear sheet: pure functions of a run directory's tables.
+
+Nothing here draws or writes. Returns are daily simple returns (fractions).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from backtests import performance as pf
+
+SERIES = ["strategy", "amzn", "peer_basket", "benchmark"]
+
+
+def cumulative(returns: pd.DataFrame) -> pd.DataFrame:
+    """Growth of 1 for each column: cumprod(1 + r) (first session = 1 + r_0)."""
+    return (1 + returns[SERIES].fillna(0.0)).cumprod()
+
+
+def drawdowns(returns: pd.DataFrame) -> pd.DataFrame:
+    """Underwater curve (<= 0) of each column."""
+    return pd.DataFrame({c: pf.drawdown(returns[c]) for c in SERIES})
+
+
+def rolling(returns: pd.DataFrame, window: int = 126) -> pd.DataFrame:
+    """Rolling Sharpe of the strategy and of AMZN, and the strategy's rolling beta to the peer basket."""
+    return pd.DataFrame({
+        "sharpe_strategy": pf.rolling_sharpe(returns["strategy"], window),
+        "sharpe_amzn": pf.rolling_sharpe(returns["amzn"], window),
+        "beta_strategy_to_basket": pf.rolling_beta(returns["strategy"], returns["peer_basket"], window),
+    })
+
+
+def monthly_table(r: pd.Series) -> pd.DataFrame:
+    """Compounded monthly returns: years x months (1..12); NaN outside the data."""
+    m = (1 + r.fillna(0.0)).groupby([r.index.year, r.index.month]).prod() - 1
+    t = m.unstack()
+    t.index.name, t.columns.name = "year", "month"
+    return t.reindex(columns=range(1, 13))
+
+
+def yearly_table(returns: pd.DataFrame) -> pd.DataFrame:
+    """Compounded calendar-year returns of each column."""
+    y = (1 + returns[SERIES].fillna(0.0)).groupby(returns.index.year).prod() - 1
+    y.index.name = "year"
+    return y
+
+
+def metrics_table(returns: pd.DataFrame, summary: dict) -> pd.DataFrame:
+    """Key metrics side by side: strategy (from summary.json) and AMZN, basket, benchmark (recomputed the same way)."""
+    rows = {}
+    for c in SERIES:
+        r = returns[c]
+        ab = pf.alpha_beta_hac(r, returns["peer_basket"]) if c != "peer_basket" else {"alpha_ann": np.nan, "beta": 1.0, "alpha_tstat_hac": np.nan}
+        rows[c] = {
+            "total_return": pf.total_return(r), "cagr": pf.cagr(r), "ann_vol": pf.ann_vol(r), "sharpe": pf.sharpe(r),
+            "sortino": pf.sortino(r), "max_drawdown": pf.max_drawdown(r), "calmar": pf.calmar(r),
+            "excess_total_return": pf.excess_total_return(r, returns["peer_basket"]),
+            "alpha_ann": ab["alpha_ann"], "beta": ab["beta"], "alpha_tstat_hac": ab["alpha_tstat_hac"],
+        }
+    t = pd.DataFrame(rows)
+    for k in ("n_trades", "n_events", "hit_rate", "exposure"):
+        t.loc[k] = [summary.get(k), np.nan, np.nan, np.nan]
+    return t
+
+
+def worst_drawdowns(r: pd.Series, top: int = 5) -> pd.DataFrame:
+    """The ``top`` deepest drawdown episodes: peak, trough, recovery (NaT if not yet), depth, sessions."""
+    dd = pf.drawdown(r)
+    rows = []
+    in_dd, peak = False, None
+    prev = r.index[0] if len(r) else None  # a fall on the first session counts from the start
+    for d, v in dd.items():
+        if v < 0 and not in_dd:
+            in_dd, peak = True, prev
+        if v == 0 and in_dd:
+            seg = dd.loc[peak:d]
+            rows.append((peak, seg.idxmin(), d, seg.min()))
+            in_dd = False
+        prev = d
+    if in_dd:
+        seg = dd.loc[peak:]
+        rows.append((peak, seg.idxmin(), pd.NaT, seg.min()))
+    out = pd.DataFrame(rows, columns=["peak", "trough", "recovery", "depth"])
+    if out.empty:
+        return out.assign(sessions=pd.Series(dtype=int))
+    idx = r.index
+    out["sessions"] = [int(idx.get_loc(tr) - idx.get_loc(pk)) for pk, tr in zip(out["peak"], out["trough"])]
+    return out.sort_values("depth").head(top).reset_index(drop=True)
+
+
+def caar_paths(ar: pd.DataFrame, events: pd.DataFrame, model: str = "peer_adjusted", lo: int = -5, hi: int = 20, min_events: int = 3) -> pd.DataFrame:
+    """Mean cumulative abnormal return by event day for each category (and ``all``),
+    cumulated from ``lo``, with a 95% band from the cross-sectional standard error.
+
+    ``ar``: abnormal_returns.csv; ``events``: id -> category (``+``-joined for
+    merged events, which count in each category). Returns long:
+    ``group, day, caar, lo95, hi95, n``.
+    """
+    a = ar[(ar["model"] == model) & ar["day"].between(lo, hi)]
+    wide = a.pivot_table(index="event_id", columns="day", values="ar").sort_index(axis=1)
+    cum = wide.cumsum(axis=1)
+    cat = events.set_index("event_id")["category"].astype(str)
+    groups = {"all": list(cum.index)}
+    for eid in cum.index:
+        for c in cat.get(eid, "").split("+"):
+            if c:
+                groups.setdefault(c, []).append(eid)
+    rows = []
+    for g, ids in groups.items():
+        sub = cum.loc[ids]
+        if len(sub) < min_events:
+            continue
+        n = sub.notna().sum()
+        mean = sub.mean()
+        se = sub.std(ddof=1) / np.sqrt(n)
+        for d in sub.columns:
+            rows.append((g, int(d), mean[d], mean[d] - 1.96 * se[d], mean[d] + 1.96 * se[d], int(n[d])))
+    return pd.DataFrame(rows, columns=["group", "day", "caar", "lo95", "hi95", "n"])
+
+
+def per_event_returns(events: pd.DataFrame, returns: pd.DataFrame, first: int = 0, last: int = 1) -> pd.DataFrame:
+    """For each event in the run period: compounded AMZN and peer-basket returns
+    over sessions ``day0+first .. day0+last`` (close to close), their difference,
+    and whether it was traded or why not."""
+    idx = returns.index
+    rows = []
+    for _, e in events.iterrows():
+        d0 = pd.Timestamp(e["reaction_session"])
+        if d0 not in idx:
+            continue
+        p = idx.get_loc(d0)
+        if p + first < 1 or p + last >= len(idx):
+            continue
+        seg = returns.iloc[p + first: p + last + 1]
+        a = float(np.prod(1 + seg["amzn"]) - 1)
+        b = float(np.prod(1 + seg["peer_basket"]) - 1)
+        rows.append({"event_id": e["event_id"], "category": e["category"], "reaction_session": e["reaction_session"], "amzn": a, "peer_basket": b,
+                     "excess": a - b, "traded": bool(e["traded"]), "reason": e["reason"]})
+    return pd.DataFrame(rows, columns=["event_id", "category", "reaction_session", "amzn", "peer_basket", "excess", "traded", "reason"])
