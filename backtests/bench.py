@@ -55,6 +55,28 @@ def main(argv=None) -> None:
             m = measure(cfg, feed, a.repeat)
             shares = [m[k] / m["wall"] for k in ("load", "plan", "simulate", "results", "output")]
             print(f"{feed:8s} {m['wall']:8.3f} {int(m['bars']):7d} {m['bars_per_s']:9.0f}   " + " ".join(f"{s:5.0%}" for s in shares))
+        print(tearsheet_timing(cfg, a.repeat))
+
+
+def tearsheet_timing(cfg: dict, repeat: int) -> str:
+    """Median time of a full ``aibt run`` pipeline (run, study, files) against building its tear sheet."""
+    from backtests.study import study_for_config, write_study
+    from backtests.tearsheet import build_tearsheet
+
+    runs, sheets = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as d:
+            t0 = time.perf_counter()
+            res = run(cfg)
+            st = study_for_config(cfg, res)
+            out = write_run(res, Path(d) / "run", dt.datetime.now(dt.timezone.utc), extra_writers=[lambda x: write_study(st, x)])
+            t1 = time.perf_counter()
+            build_tearsheet(out)
+            t2 = time.perf_counter()
+        runs.append(t1 - t0)
+        sheets.append(t2 - t1)
+    r, s = statistics.median(runs), statistics.median(sheets)
+    return f"run + study + files {r:.3f} s; tear sheet (HTML + 9 PNG) {s:.3f} s = {s / r:.0%} of the run"
 
 
 if __name__ == "__main__":

@@ -99,12 +99,9 @@ def run(config=None, *, feed: str = "array") -> RunResult:
         if why[i] == "" and eid not in member_of:
             why[i] = f"removed by cluster policy '{ev_cfg['clusters']}'"
 
-    from signals.fundamentals import load_fundamentals
-    from signals.history import signal_table, to_sessions
+    from signals.history import to_sessions
 
-    fund = load_fundamentals()
-    sig = signal_table(fund, u["target"])
-    fund_prints = {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
+    sig, fund_prints = target_signals(u["target"])
     signals_daily = pd.DataFrame({c: to_sessions(sig, c, sessions) for c in ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")})
     signals_daily["release"] = sessions.isin(pd.DatetimeIndex(sig["available"].dropna())).astype(int)  # the target's release reaction sessions
     signals_daily.index.name = "date"
@@ -142,6 +139,24 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
     return RunResult(cfg, summary, returns, trades, events_out, sim.fills, sim.exposure, prints, prices.warnings, timings, ctx, signals_daily)
+
+
+RUN_SIGNALS = ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")
+_SIGNAL_MEMO: dict = {}
+
+
+def target_signals(target: str) -> tuple[pd.DataFrame, dict]:
+    """The target's point-in-time signal table (the signals a run uses) and the
+    fundamentals' fingerprints; memoised per process by those fingerprints."""
+    from signals.fundamentals import load_fundamentals
+    from signals.history import signal_table
+
+    fund = load_fundamentals()
+    prints = {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
+    key = (target, tuple(sorted(prints.items())))
+    if key not in _SIGNAL_MEMO:
+        _SIGNAL_MEMO[key] = signal_table(fund, target, list(RUN_SIGNALS))
+    return _SIGNAL_MEMO[key].copy(), prints
 
 
 def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.DatetimeIndex):

@@ -222,7 +222,9 @@ def write_pdf(path: Path, run: RunData, figs: list, ctx: dict) -> None:
         ax.axis("off")
         lines = [ctx["title"], "", f"Strategy: {ctx['strategy']} ({ctx['params']})", f"Period: {ctx['period']}", f"Costs: {ctx['costs']}",
                  f"aibt {ctx['version']}, run {ctx['started']}"]
-        ax.text(0, 1, "\n".join(lines), va="top", fontsize=9, wrap=True)
+        import textwrap
+
+        ax.text(0, 1, "\n".join(textwrap.fill(x, 100) if x else x for x in lines), va="top", fontsize=9)
         cells = [[m["name"]] + [c["text"] for c in m["cells"]] for m in ctx["metrics"]]
         tbl = ax.table(cellText=cells, colLabels=["metric"] + ctx["metric_cols"], loc="center", cellLoc="right")
         tbl.auto_set_font_size(False)
