@@ -158,7 +158,7 @@ def data_refresh(tickers, start, end):
     from backtests.refresh import DEFAULT_START, refresh
 
     names = [t.strip().upper() for t in tickers.split(",")] if tickers else list(BUNDLED_TICKERS)
-    report = refresh(names, start or DEFAULT_START, end, log=click.echo)
+    report = refresh(names, start or DEFAULT_START, end, log=click.echo, progress=None)
     if report.offline:
         return 0
     return 0 if report.ok else 1

@@ -199,16 +199,23 @@ def refresh(
     backoff: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = lambda s: None,
+    progress: bool | None = False,
 ) -> RefreshReport:
     """Download ``tickers`` into the cache; see the module docstring.
 
     ``download(ticker, start, end)`` returns a yfinance-shaped frame; tests
     replace it. Rate limits are retried ``retries`` times with exponential
-    backoff (``backoff * 2**k`` seconds).
+    backoff (``backoff * 2**k`` seconds). ``progress=None`` shows a progress
+    bar on a terminal (tqdm), ``False`` never.
     """
+    from tqdm import tqdm
+
     report = RefreshReport()
     current = load_prices([t for t in tickers if t.upper() in BUNDLED_TICKERS or cache_price_path(t).exists()])
-    for t in (t.upper() for t in tickers):
+    # tqdm: disable=None hides the bar when stderr is not a terminal
+    disable = True if progress is False else (None if progress is None else False)
+    bar = tqdm([t.upper() for t in tickers], desc="refresh", unit="ticker", disable=disable, leave=False)
+    for t in bar:
         try:
             raw = _download_with_retry(download, t, start, end, retries, backoff, sleep)
             fresh = normalize_download(raw, t)

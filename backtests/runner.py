@@ -194,7 +194,7 @@ def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.Dat
 
 def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFrame:
     """One row per episode (a round trip of all legs), with P&L and its costs, USD."""
-    cols = ["episode", "event_ids", "side", "entry", "exit", "sessions_held", "gross_notional", "pnl_gross", "commission",
+    cols = ["episode", "event_ids", "side", "entry", "exit", "sessions_held", "basket", "gross_notional", "pnl_gross", "commission",
             "slippage", "borrow", "pnl_net", "return_on_gross", "amzn_return", "basket_return", "excess_return"]
     rows = []
     price_col = "open" if fill == "open" else "close"
@@ -216,10 +216,11 @@ def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFra
         exit_s = e.exit if e.exit is not None else last
         px = lambda t, d: tr[t].at[d, price_col if d != last or e.exit is not None else "close"]
         amzn_r = px(target, exit_s) / tr[target].at[e.entry, price_col] - 1
-        basket_r = float(np.mean([px(p, exit_s) / tr[p].at[e.entry, price_col] - 1 for p in peers]))
+        basket = [t for t, w in e.weights.items() if t != target and w * e.side < 0] or peers
+        basket_r = float(np.mean([px(p, exit_s) / tr[p].at[e.entry, price_col] - 1 for p in basket]))
         pnl_net = pnl_gross - comm - borrow
         rows.append([e.episode, "+".join(e.event_ids) if e.event_ids else "", e.side, e.entry.date().isoformat(), exit_s.date().isoformat(),
-                     int(sessions.get_loc(exit_s) - sessions.get_loc(e.entry)), notional, pnl_gross, comm, slippage, borrow, pnl_net,
+                     int(sessions.get_loc(exit_s) - sessions.get_loc(e.entry)), ";".join(basket), notional, pnl_gross, comm, slippage, borrow, pnl_net,
                      pnl_net / notional if notional else np.nan, amzn_r, basket_r, amzn_r - basket_r])
     return pd.DataFrame(rows, columns=cols)
 

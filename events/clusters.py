@@ -71,6 +71,7 @@ def apply_policy(clustered: pd.DataFrame, policy: str) -> pd.DataFrame:
         r["category"] = "+".join(sorted(set(g["category"])))
         r["headline"] = " | ".join(g["headline"])
         r["tickers"] = tuple(sorted(set().union(*g["tickers"])))
+        r["company"] = "+".join(dict.fromkeys(g["company"]))  # every announcing company of the group
         r["scheduled"] = bool(g["scheduled"].all())
         # the most conservative earliest entry of the group
         if "earliest_entry_offset" in g:

@@ -32,6 +32,18 @@ class StrategyContext:
     portfolio: dict = field(default_factory=dict)
     signals: pd.DataFrame | None = None
 
-    def basket_for(self, event_tickers=()) -> list[str]:
-        """The hedge basket: the peers, minus the target (never in its own basket)."""
-        return [p for p in self.peers if p != self.target]
+    def basket_for(self, event_companies=()) -> list[str]:
+        """The hedge basket for a trade: the peers minus the target and minus the
+        companies that announced the traded events (an event's own company is
+        never in its benchmark basket), unless that would leave no peer."""
+        base = [p for p in self.peers if p != self.target]
+        drop = {c for cs in event_companies for c in str(cs).split("+")}
+        kept = [p for p in base if p not in drop]
+        return kept or base
+
+    def companies_of(self, event_ids) -> list[str]:
+        """Announcing companies of the given (possibly merged) event ids."""
+        if self.events is None or not len(self.events) or "company" not in self.events:
+            return []
+        comp = dict(zip(self.events["event_id"], self.events["company"]))
+        return [comp[e] for e in event_ids if e in comp]

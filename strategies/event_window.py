@@ -9,8 +9,8 @@ from strategies.schedule import build_episodes, plan_event_trades
 def weigh(ctx, episodes) -> None:
     """Fill each episode's weights by the portfolio's hedge rule (pure, in place)."""
     pf = ctx.portfolio
-    basket = ctx.basket_for()
     for e in episodes:
+        basket = ctx.basket_for(ctx.companies_of(e.event_ids))
         beta = None
         if pf.get("hedge") == "beta":
             pos = ctx.sessions.get_loc(e.entry)

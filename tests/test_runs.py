@@ -192,3 +192,12 @@ def test_failure_leaves_no_half_written_directory(tmp_path):
     with pytest.raises(RuntimeError):
         write_run(res, out, dt.datetime.now(dt.timezone.utc), extra_writers=[boom])
     assert (out / "summary.json").read_bytes() == before and not (out / "partial.txt").exists()
+
+
+def test_event_company_is_never_in_its_own_basket(runs):
+    t = pd.read_csv(runs["capex_guidance"] / "trades.csv").set_index("event_ids")
+    # Meta's own capex raise: long AMZN against MSFT, GOOGL, ORCL only
+    assert t.loc["meta_capex_raise_2024q1", "basket"] == "MSFT;GOOGL;ORCL"
+    assert t.loc["googl_capex_2025_75b+amzn_q4_2024_capex", "basket"] == "MSFT;META;ORCL"
+    # AMZN's own events keep the full basket (the target is never in it)
+    assert t.loc["amzn_q3_2025_capex", "basket"] == "MSFT;GOOGL;META;ORCL"
