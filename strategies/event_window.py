@@ -19,6 +19,24 @@ def weigh(ctx, episodes) -> None:
         e.weights = leg_weights(e.side, ctx.target, basket, pf.get("gross", 1.0), pf.get("long_share", 0.5), pf.get("hedge", "equal"), beta)
 
 
+def episodes_from_plans(ctx, plans, overlap: str, notes: dict | None = None):
+    """Plans with a ``side`` column -> weighted episodes, with a note per event.
+
+    ``notes`` (optional) holds strategy-specific notes per event (why a side
+    was chosen); they are kept next to what the overlap rule did, and plans
+    that could not be traded say why.
+    """
+    notes = dict(notes or {})
+    episodes, done = build_episodes(plans, overlap)
+    weigh(ctx, episodes)
+    for k, v in done.items():
+        notes[k] = f"{v} ({notes[k]})" if k in notes else v
+    for eid, why in zip(plans["event_id"], plans["reason"]):
+        if why:
+            notes[eid] = f"not traded: {why}"
+    return episodes, notes, plans
+
+
 class EventWindow(ScheduleStrategy):
     """Long the target / short the basket (or the reverse) around each selected event.
 
@@ -38,9 +56,4 @@ class EventWindow(ScheduleStrategy):
     def plan(cls, ctx, params):
         plans = plan_event_trades(ctx.events, ctx.sessions, params["entry_offset"], params["exit_offset"], ctx.portfolio.get("fill", "open"))
         plans["side"] = int(params["side"])
-        episodes, notes = build_episodes(plans, params["overlap"])
-        weigh(ctx, episodes)
-        for eid, why in zip(plans["event_id"], plans["reason"]):
-            if why:
-                notes[eid] = f"not traded: {why}"
-        return episodes, notes, plans
+        return episodes_from_plans(ctx, plans, params["overlap"])

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 
 from strategies.base import ScheduleStrategy
-from strategies.event_window import weigh
-from strategies.schedule import build_episodes, plan_event_trades
+from strategies.event_window import episodes_from_plans
+from strategies.schedule import plan_event_trades
 
 
 def signal_side(eff_chg: float, backlog_g: float, eff_threshold: float, backlog_threshold: float, rule: str) -> tuple[int, str]:
@@ -75,11 +75,4 @@ class PostEarningsSignal(ScheduleStrategy):
             else:
                 notes[r["event_id"]] = f"{last['quarter']}: {why}"
         plans["side"] = sides
-        episodes, n2 = build_episodes(plans, params["overlap"])
-        weigh(ctx, episodes)
-        for k, v in n2.items():
-            notes[k] = f"{v} ({notes[k]})" if k in notes else v
-        for eid, why in zip(plans["event_id"], plans["reason"]):
-            if why:
-                notes[eid] = f"not traded: {why}"
-        return episodes, notes, plans
+        return episodes_from_plans(ctx, plans, params["overlap"], notes)

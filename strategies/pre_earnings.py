@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from events.errors import InputError, Problem
 from strategies.base import ScheduleStrategy
-from strategies.event_window import weigh
-from strategies.schedule import build_episodes, plan_event_trades
+from strategies.event_window import episodes_from_plans
+from strategies.schedule import plan_event_trades
 
 
 class PreEarningsRunup(ScheduleStrategy):
@@ -30,9 +30,4 @@ class PreEarningsRunup(ScheduleStrategy):
             ))
         plans = plan_event_trades(ctx.events, ctx.sessions, params["entry_offset"], params["exit_offset"], ctx.portfolio.get("fill", "open"))
         plans["side"] = int(params["side"])
-        episodes, notes = build_episodes(plans, params["overlap"])
-        weigh(ctx, episodes)
-        for eid, why in zip(plans["event_id"], plans["reason"]):
-            if why:
-                notes[eid] = f"not traded: {why}"
-        return episodes, notes, plans
+        return episodes_from_plans(ctx, plans, params["overlap"])
