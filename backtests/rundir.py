@@ -10,6 +10,7 @@ paths: the same inputs give byte-identical files.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -89,6 +90,30 @@ def write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
     frame.to_csv(path, index=index, float_format=FLOAT_FORMAT, lineterminator="\n", date_format="%Y-%m-%d")
 
 
+@contextlib.contextmanager
+def atomic_directory(out: str | Path):
+    """Yield a hidden temporary sibling of ``out``; on success it replaces
+    ``out`` (an existing one only once the new one is complete), on any error
+    it is removed and ``out`` is left as it was."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_run(result, out: str | Path, started: dt.datetime, extra_writers=(), post_writers=()) -> Path:
     """Write the run directory ``out`` atomically; returns its path.
 
@@ -96,13 +121,7 @@ def write_run(result, out: str | Path, started: dt.datetime, extra_writers=(), p
     before ``manifest.json`` is written; ``post_writers`` (the tear sheet,
     which reads the manifest) run after it, inside the same atomic step.
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic_directory(out) as tmp:
         (tmp / "config.yaml").write_text(dump_yaml(result.config))
         (tmp / "summary.json").write_text(summary_json(result.summary))
         write_csv(result.returns.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")), tmp / "returns.csv")
@@ -117,11 +136,7 @@ def write_run(result, out: str | Path, started: dt.datetime, extra_writers=(), p
         (tmp / "manifest.json").write_text(json.dumps(manifest(result, started, finished), indent=2) + "\n")
         for w in post_writers:
             w(tmp)
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out)
 
 
 def write_study_dir(cfg: dict, study, out: str | Path, started: dt.datetime) -> Path:
@@ -131,27 +146,8 @@ def write_study_dir(cfg: dict, study, out: str | Path, started: dt.datetime) -> 
     from backtests.study import write_study
 
     holder = SimpleNamespace(config=cfg, fingerprints=study.fingerprints, warnings=[])
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_directory(out) as tmp:
         (tmp / "config.yaml").write_text(dump_yaml(cfg))
         write_study(study, tmp)
         (tmp / "manifest.json").write_text(json.dumps(manifest(holder, started, dt.datetime.now(dt.timezone.utc)), indent=2) + "\n")
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
+    return Path(out)

@@ -102,7 +102,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     from signals.history import to_sessions
 
     sig, fund_prints = target_signals(u["target"])
-    signals_daily = pd.DataFrame({c: to_sessions(sig, c, sessions) for c in ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")})
+    signals_daily = pd.DataFrame({c: to_sessions(sig, c, sessions) for c in RUN_SIGNALS})
     signals_daily["release"] = sessions.isin(pd.DatetimeIndex(sig["available"].dropna())).astype(int)  # the target's release reaction sessions
     signals_daily.index.name = "date"
     ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers), portfolio=pf, signals=sig)
