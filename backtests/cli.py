@@ -274,15 +274,27 @@ def signals_show(ticker, names):
 
         raise InputError(Problem(f"unknown signal(s) {', '.join(unknown)}", field="--signal", expected="one of " + ", ".join(SIGNALS)))
     t = signal_table(fund, ticker, names)
+    if "capex_efficiency" in names:
+        from signals.history import relative_to_peers
+
+        peers = [p for p in ("AMZN", "MSFT", "GOOGL", "META", "ORCL") if p != ticker]
+        when = pd.DatetimeIndex(t["available"].dropna())
+        rel = relative_to_peers(fund, "capex_efficiency", when, ticker=ticker, peers=peers)
+        t["eff_vs_peers"] = t["available"].map(rel["relative"])
+        names = names + ["eff_vs_peers"]
     view = t[["quarter", "available"] + names].copy()
     view["available"] = view["available"].map(lambda d: d.date().isoformat() if pd.notna(d) else "never")
     view = view.rename(columns={"available": "usable_from"})
     _echo_table(view, float_format=lambda x: f"{x:.4f}", na_rep="-")
     click.echo("")
-    click.echo("units: " + "; ".join(f"{n} = {SIGNALS[n][1]}" for n in names))
+    units = {n: SIGNALS[n][1] for n in names if n in SIGNALS}
+    units["eff_vs_peers"] = "capex efficiency minus the mean of the peers' cloud OI TTM / capex TTM known that session (MSFT Intelligent Cloud, Google Cloud; META and ORCL report none)"
+    click.echo("units: " + "; ".join(f"{n} = {units[n]}" for n in names))
     click.echo("")
     click.echo(f"Quarters where a signal is undefined, and why ({ticker}):")
     for n in names:
+        if n == "eff_vs_peers":
+            continue
         miss = t[t[n].isna()]
         if miss.empty:
             continue

@@ -172,6 +172,7 @@ def test_cli_signals_show(capsys):
     assert main(["signals", "show"]) == 0
     out = capsys.readouterr().out
     assert "2025Q4" in out and "2026-02-06" in out and "0.3460" in out
+    assert "eff_vs_peers" in out and "-0.0339" in out  # 2025Q4: 0.3460 minus the peers' mean known on 2026-02-06
     assert "2020Q4, 2021Q1, 2021Q2, 2021Q3: cloud_operating_income missing for 2020Q4" in out
     assert main(["signals", "show", "--ticker", "NFLX"]) == 2
 
