@@ -239,7 +239,10 @@ def load_config(path: str | Path | None = None) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(Problem(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=str(p), line=(mark.line + 1) if mark else None))
-    return resolve(data, str(p))
+    cfg = resolve(data, str(p))
+    # event files named in a config are relative to the config file, not to the working directory
+    cfg["events"]["files"] = [str((p.parent / f).resolve()) if not Path(f).is_absolute() else f for f in cfg["events"]["files"]]
+    return cfg
 
 
 def bundled_config(name: str) -> Path:

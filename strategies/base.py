@@ -71,8 +71,16 @@ class ScheduleStrategy(bt.Strategy):
         self.fills: list[dict] = []
         self.borrow: list[dict] = []
         self.exposure: list[tuple] = []
+        self._prev_value = 0.0
         if self.p.fill == "close":
             self.broker.set_coc(True)
+
+    def stop(self):
+        if self.p.fill == "close" and len(self.data):
+            # the last session's closing fills are never executed (no later bar): its book is what is held now
+            g, _ = self._book()
+            v = self.broker.getvalue()
+            self.exposure.append((self._session(), g / v if v else 0.0, self._current))
 
     def _session(self, ago: int = 0) -> pd.Timestamp:
         return pd.Timestamp(bt.num2date(self.data.datetime[-ago] if ago else self.data.datetime[0]).date())
@@ -96,19 +104,30 @@ class ScheduleStrategy(bt.Strategy):
             }
         )
 
+    def _book(self, ago: int = 0) -> tuple[float, float]:
+        """Gross and short value of the current positions at the close ``ago`` bars back."""
+        gross = short = 0.0
+        for d in self._datas.values():
+            v = self.getposition(d).size * d.close[-ago]
+            gross += abs(v)
+            short += -v if v < 0 else 0.0
+        return gross, short
+
     def next(self):
         today = self._session()
         i = self._pos_of[today]
         value = self.broker.getvalue()
-        # exposure and borrow for the position held into tonight
-        gross = short = 0.0
-        for name, d in self._datas.items():
-            pos = self.getposition(d).size
-            v = pos * d.close[0]
-            gross += abs(v)
-            if v < 0:
-                short += -v
-        self.exposure.append((today, gross / value if value else 0.0, self._current))
+        if self.p.fill == "close":
+            # orders sent at yesterday's close were filled at that close: the book
+            # now is yesterday's closing book, valued at yesterday's close
+            if i > 0:
+                g, _ = self._book(1)
+                self.exposure.append((self._session(1), g / self._prev_value if self._prev_value else 0.0, self._current))
+            self._prev_value = value
+        # borrow for the short position held into tonight
+        gross, short = self._book()
+        if self.p.fill == "open":
+            self.exposure.append((today, gross / value if value else 0.0, self._current))
         if short and self.p.borrow_bps and i + 1 < len(self._w):
             nxt = self.p.targets.index[i + 1]
             days = (nxt - today).days

@@ -109,6 +109,10 @@ def test_close_fill_is_explicit_cheat_on_close():
     # decided and filled at the close of s2; sizes from that close: 5000/103
     assert f.loc[(S[2], "AAA"), "price"] == 103 and f.loc[(S[2], "AAA"), "size"] == pytest.approx(5000 / 103)
     assert f.loc[(S[4], "AAA"), "price"] == 111
+    # exposure at each close: in the market after the s2 close fill, out after the s4 close fill
+    e = r.exposure["exposure"]
+    assert list(e.index) == list(S)
+    assert e[S[1]] == 0 and e[S[2]] == pytest.approx(1.0) and e[S[3]] > 0.9 and e[S[4]] == 0
 
 
 def test_fills_agree_with_backtrader_transactions():

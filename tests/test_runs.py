@@ -201,3 +201,17 @@ def test_event_company_is_never_in_its_own_basket(runs):
     assert t.loc["googl_capex_2025_75b+amzn_q4_2024_capex", "basket"] == "MSFT;META;ORCL"
     # AMZN's own events keep the full basket (the target is never in it)
     assert t.loc["amzn_q3_2025_capex", "basket"] == "MSFT;GOOGL;META;ORCL"
+
+
+def test_event_files_are_relative_to_the_config(tmp_path, monkeypatch):
+    d = tmp_path / "project"
+    d.mkdir()
+    (d / "mine.csv").write_text(
+        "event_id,date,time,scheduled,company,tickers_affected,category,headline,amount_usd_bn,source_url,confidence\n"
+        "my_event,2024-06-03,bmo,false,AMZN,AMZN,custom_silicon,my own event,,,low\n"
+    )
+    (d / "cfg.yaml").write_text("events: {files: [mine.csv], bundled: false, earnings: false}\nstudy: {enabled: false}\noutput: {tearsheet: false}\n")
+    monkeypatch.chdir(tmp_path)  # somewhere else
+    assert main(["run", "--config", str(d / "cfg.yaml"), "--out", str(tmp_path / "out")]) == 0
+    ev = pd.read_csv(tmp_path / "out" / "events.csv").set_index("event_id")
+    assert ev.loc["my_event", "traded"] and ev.loc["my_event", "entry_session"] == "2024-06-03"
