@@ -13,6 +13,13 @@ import click
 from events.errors import InputError
 
 
+def _ticker_list(option: str | None) -> list[str]:
+    """``--tickers AMZN,msft`` -> ["AMZN", "MSFT"]; every bundled ticker when not given."""
+    from backtests.marketdata import BUNDLED_TICKERS
+
+    return [t.strip().upper() for t in option.split(",") if t.strip()] if option else list(BUNDLED_TICKERS)
+
+
 def _echo_table(frame, **kw) -> None:
     if frame.empty:
         click.echo("(nothing to show)")
@@ -138,10 +145,9 @@ def data():
 @click.option("--tickers", default=None, help="Comma-separated tickers (default: all bundled).")
 def data_status(tickers):
     """List each ticker's source (bundled or cache), date range and fingerprint."""
-    from backtests.marketdata import BUNDLED_TICKERS, cache_dir, load_prices, status_table
+    from backtests.marketdata import cache_dir, load_prices, status_table
 
-    names = [t.strip().upper() for t in tickers.split(",")] if tickers else list(BUNDLED_TICKERS)
-    prices = load_prices(names)
+    prices = load_prices(_ticker_list(tickers))
     for w in prices.warnings:
         click.echo(f"warning: {w}", err=True)
     _echo_table(status_table(prices))
@@ -154,11 +160,9 @@ def data_status(tickers):
 @click.option("--end", default=None, help="Last date (exclusive), YYYY-MM-DD (default: today).")
 def data_refresh(tickers, start, end):
     """Download prices with yfinance into the user cache (atomic; keeps old data on failure)."""
-    from backtests.marketdata import BUNDLED_TICKERS
     from backtests.refresh import DEFAULT_START, refresh
 
-    names = [t.strip().upper() for t in tickers.split(",")] if tickers else list(BUNDLED_TICKERS)
-    report = refresh(names, start or DEFAULT_START, end, log=click.echo, progress=None)
+    report = refresh(_ticker_list(tickers), start or DEFAULT_START, end, log=click.echo, progress=None)
     if report.offline:
         return 0
     return 0 if report.ok else 1

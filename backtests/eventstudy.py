@@ -39,8 +39,9 @@ from events.align import Window
 
 MODELS = ("market_adjusted", "market_model", "peer_adjusted")
 TESTS = ("cs", "patell", "bmp", "kp", "rank", "sign")
+#: Columns of :attr:`EventStudyResults.table`, in the order study.csv holds them.
 TABLE_COLUMNS = ["model", "group", "window", "n", "caar", "t_cs", "p_cs", "t_patell", "p_patell", "t_bmp", "p_bmp", "t_kp", "p_kp",
-                 "rbar", "z_rank", "p_rank", "z_sign", "p_sign", "mean_bhar"]
+                 "z_rank", "p_rank", "z_sign", "p_sign", "mean_bhar", "rbar"]
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.eventstudy import EventStudy, EventStudyResults, StudySettings
+from backtests.eventstudy import TABLE_COLUMNS, EventStudy, EventStudyResults, StudySettings
 from backtests.marketdata import load_prices
 from backtests.performance import alpha_beta_hac
 from backtests.signalreg import regress, signals_at
-from events.align import align
+from events.align import Window, align
 from events.clusters import apply_policy, find_clusters
 from events.loader import load_calendar
 
-STUDY_COLUMNS = ["model", "group", "window", "n", "caar", "t_cs", "p_cs", "t_patell", "p_patell", "t_bmp", "p_bmp", "t_kp", "p_kp",
-                 "z_rank", "p_rank", "z_sign", "p_sign", "mean_bhar", "rbar"]
-SIGNALS = ["capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy"]
+SIGNALS = ["capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy"]  # a subset of runner.RUN_SIGNALS
 
 
 @dataclass
@@ -68,9 +66,8 @@ def study_for_config(cfg: dict, run_result=None) -> StudyOutput:
     cal, _, sel, _ = select_events(cfg["events"], sessions, run_sessions)
     prints.update({f"events/{Path(k).name}": v for k, v in cal.fingerprints.items()})
     a = align(sel, sessions)
-    lo = min(int(w.split(":")[0]) for w in st.windows)
-    hi = max(int(w.split(":")[1]) for w in st.windows)
-    events = apply_policy(find_clusters(a, lo, hi), st.clusters)
+    windows = [Window.parse(w) for w in st.windows]
+    events = apply_policy(find_clusters(a, min(w.pre for w in windows), max(w.post for w in windows)), st.clusters)
     res = EventStudy(rets, events, u["target"], peers, st).fit()
 
     perf = {}
@@ -87,12 +84,10 @@ def study_for_config(cfg: dict, run_result=None) -> StudyOutput:
 
 def signal_regressions(cfg, rets, sessions, peers) -> tuple[dict, dict]:
     """Peer-adjusted CAR of the target's releases on its signals known at day 0."""
-    from signals.fundamentals import load_fundamentals
-    from signals.history import signal_table
+    from backtests.runner import target_signals  # the same memoised table a run uses
 
     u = cfg["universe"]
-    fund = load_fundamentals()
-    table = signal_table(fund, u["target"], SIGNALS)
+    table, fund_prints = target_signals(u["target"])
     cal = load_calendar(bundled=False, earnings=True)
     earn = cal.frame[(cal.frame["category"] == "earnings") & (cal.frame["company"] == u["target"])]
     earn = earn[earn["day0"].isin(sessions)]
@@ -112,7 +107,7 @@ def signal_regressions(cfg, rets, sessions, peers) -> tuple[dict, dict]:
         out.setdefault("data", {})[w] = [
             {"event_id": i, "quarter": row["quarter"], "car": _f(row["car"]), **{n: _f(row[n]) for n in SIGNALS}} for i, row in frame.iterrows()
         ]
-    return out, {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
+    return out, fund_prints
 
 
 def _f(v):
@@ -140,5 +135,5 @@ def write_study(out: StudyOutput, directory: Path) -> None:
     doc["performance"] = out.performance
     doc["signal_regressions"] = out.signals
     (directory / "study.json").write_text(json.dumps(_clean(doc), indent=2) + "\n")
-    write_csv(out.results.table[STUDY_COLUMNS], directory / "study.csv")
+    write_csv(out.results.table[TABLE_COLUMNS], directory / "study.csv")
     write_csv(out.results.ar[["event_id", "model", "day", "ar"]], directory / "abnormal_returns.csv")

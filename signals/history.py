@@ -75,13 +75,9 @@ def to_sessions(table: pd.DataFrame, column: str, sessions: pd.DatetimeIndex, ca
     s = s[~s.index.duplicated(keep="last")]
     if carry_stale:
         s = s.dropna()
-    out = s.reindex(sessions.union(s.index)).ffill().reindex(sessions)
-    if not carry_stale:
-        # ffill above also carried past NaNs; mask sessions whose latest release is NaN
-        latest = pd.Series(np.arange(len(s)), index=s.index).reindex(sessions.union(s.index)).ffill().reindex(sessions)
-        valid = latest.notna()
-        out[valid] = s.to_numpy()[latest[valid].astype(int).to_numpy()]
-    return out
+    latest = s.index.searchsorted(sessions, side="right") - 1  # newest release at or before each session
+    vals = s.to_numpy()[latest.clip(min=0)] if len(s) else np.full(len(sessions), np.nan)
+    return pd.Series(np.where(latest >= 0, vals, np.nan), index=sessions)
 
 
 def relative_to_peers(fund: Fundamentals, column: str, sessions: pd.DatetimeIndex, ticker: str = "AMZN", peers=("MSFT", "GOOGL", "META", "ORCL")) -> pd.DataFrame:
