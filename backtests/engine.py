@@ -77,3 +77,24 @@ def check_fills_agree(fills: pd.DataFrame, transactions: dict) -> None:
     mine = fills.groupby(["notified", "ticker"])[["size", "value"]].sum().sort_index() if len(fills) else tx.iloc[0:0]
     if len(tx) != len(mine) or not np.allclose(tx.to_numpy(), mine.to_numpy(), rtol=1e-9, atol=1e-6):
         raise RuntimeError(f"strategy fills disagree with the broker's transactions ({len(mine)} vs {len(tx)} day-ticker groups)")
+
+
+def check_trades_agree(trades: pd.DataFrame, fills: pd.DataFrame, trade_analysis: dict) -> None:
+    """The closed episodes' P&L must be what Backtrader's TradeAnalyzer saw.
+
+    An episode is closed when every leg's fills net to zero shares; each such
+    leg is a closed Backtrader trade, so the gross P&L of those episodes adds
+    up to the analyzer's gross total, and gross minus commission to its net
+    total (USD).
+    """
+    net_size = fills.groupby(["episode", "ticker"])["size"].sum().abs() if len(fills) else pd.Series(dtype=float)
+    open_eps = set(net_size[net_size > 1e-9].index.get_level_values("episode")) if len(net_size) else set()
+    closed = trades[~trades["episode"].isin(open_eps)] if len(trades) else trades
+    pnl = trade_analysis.get("pnl", {})
+    gross = float(pnl.get("gross", {}).get("total", 0.0))
+    net = float(pnl.get("net", {}).get("total", 0.0))
+    mine_gross = float(closed["pnl_gross"].sum()) if len(closed) else 0.0
+    mine_net = float((closed["pnl_gross"] - closed["commission"]).sum()) if len(closed) else 0.0
+    if not (np.isclose(mine_gross, gross, rtol=1e-9, atol=1e-6) and np.isclose(mine_net, net, rtol=1e-9, atol=1e-6)):
+        raise RuntimeError(f"closed episodes' P&L (gross {mine_gross:.6f}, net {mine_net:.6f}) disagrees with the broker's trades "
+                           f"(gross {gross:.6f}, net {net:.6f})")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.config import load_config, resolve
-from backtests.engine import simulate
+from backtests.engine import check_trades_agree, simulate
 from backtests.marketdata import load_prices
 from backtests.performance import summary_metrics
 from events.align import align
@@ -130,6 +130,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     returns.iloc[0, 1:] = 0.0  # the first session has no previous close inside the run
     returns.index.name = "date"
     trades = trades_table(episodes, sim, tr, sessions, pf["fill"], u["target"], peers)
+    check_trades_agree(trades, sim.fills, sim.trade_analysis)
     events_out = events_table(everything, why, member_of, notes, plans, episodes)
     n_events = int(len(resolved))
     summary = summary_metrics(returns, trades, sim.exposure["exposure"], n_events)

@@ -133,3 +133,15 @@ def test_fills_agree_with_backtrader_transactions():
 def test_strategy_returns_compound_to_final_value():
     r = sim(one_episode(), commission_bps=10.0, borrow_bps=3650.0)
     assert (1 + r.returns).prod() * 10_000 == pytest.approx(r.final_value)
+
+
+def test_episode_pnl_agrees_with_backtrader_trade_analyzer():
+    from backtests.engine import check_trades_agree
+
+    r = sim(one_episode(), commission_bps=10.0)
+    ta = r.trade_analysis
+    assert ta["pnl"]["gross"]["total"] == pytest.approx(637.5) and ta["pnl"]["net"]["total"] == pytest.approx(637.5 - 20.4875)
+    trades = pd.DataFrame({"episode": [1], "pnl_gross": [637.5], "commission": [20.4875]})
+    check_trades_agree(trades, r.fills, ta)
+    with pytest.raises(RuntimeError, match="disagrees"):
+        check_trades_agree(trades.assign(pnl_gross=600.0), r.fills, ta)
