@@ -35,7 +35,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from backtests import eventtests as et
-from events.align import Window
+from events.align import Window, unknown_time_windows
 
 MODELS = ("market_adjusted", "market_model", "peer_adjusted")
 TESTS = ("cs", "patell", "bmp", "kp", "rank", "sign")
@@ -182,12 +182,22 @@ class EventStudyResults:
         return pd.concat(rows, ignore_index=True)
 
     def _car_table(self) -> pd.DataFrame:
+        """CAR, SCAR and BHAR per event, model and window.
+
+        DESIGN's time rule: a window for an ``unknown``-time event must include
+        day +1 (the news may have come after day 0's close), so such events
+        are left out of windows that end before it (recorded in
+        :attr:`excluded_unknown_time`).
+        """
+        windows = self.model.windows + self.model.bhar_windows
+        has_time = "time" in self.events
+        self.excluded_unknown_time = {str(w): (unknown_time_windows(self.events, w) if has_time else []) for w in windows}
         rows = []
         for f in self.fits:
             for model, ar in f.ar.items():
-                for w in self.model.windows + self.model.bhar_windows:
+                for w in windows:
                     days = list(range(w.pre, w.post + 1))
-                    if not set(days) <= set(ar.index):
+                    if f.event_id in self.excluded_unknown_time[str(w)] or not set(days) <= set(ar.index):
                         car = scar = bhar = np.nan
                     else:
                         seg = ar.loc[days].to_numpy()
@@ -260,6 +270,8 @@ class EventStudyResults:
             f"  models: {', '.join(st.models)}; market {st.market}; peer basket {'/'.join(self.model.peers)}",
             f"  estimation: {st.estimation} sessions ending {st.gap} before day 0, other events' windows excluded (min {st.min_estimation})",
             f"  clustered reaction sessions: '{st.clusters}'; events studied {len(self.fits)}, skipped {len(self.skipped)}",
+            *[f"  window {w}: {len(ids)} unknown-time events left out (a window for them must include day +1)"
+              for w, ids in self.excluded_unknown_time.items() if ids],
             "  CAAR in %; t/z statistics with two-sided p in brackets; ** p<0.01, * p<0.05",
             "",
         ]
@@ -297,5 +309,6 @@ class EventStudyResults:
             "peers": self.model.peers,
             "n_events": len(self.fits),
             "skipped": self.skipped,
+            "excluded_unknown_time": {w: ids for w, ids in self.excluded_unknown_time.items() if ids},
             "results": [{k: clean(v) for k, v in r.items()} for r in self.table.to_dict("records")],
         }

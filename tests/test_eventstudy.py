@@ -222,3 +222,18 @@ def test_run_writes_study_unless_disabled(tmp_path):
     cfg.write_text("study: {enabled: false}\n")
     assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "b")]) == 0
     assert not (tmp_path / "b" / "study.json").exists()
+
+
+def test_unknown_time_events_stay_out_of_windows_without_day_plus_one():
+    rng = np.random.default_rng(4)
+    m = rng.normal(0, 0.01, len(SESS))
+    y = m + rng.normal(0, 0.01, len(SESS))
+    ev = _events(np.array([500, 900]))
+    ev["time"] = ["unknown", "bmo"]
+    st = StudySettings(windows=("0:0", "0:1"), bhar_windows=(), models=("market_adjusted",), market="MKT")
+    res = EventStudy(_frame(y, m, m), ev, "AAA", ["B1"], st).fit()
+    t = res.table[res.table["group"] == "all"].set_index("window")
+    assert t.loc["0:0", "n"] == 1 and t.loc["0:1", "n"] == 2
+    assert res.excluded_unknown_time == {"0:0": ["e0"], "0:1": []}
+    assert "window 0:0: 1 unknown-time events left out" in res.summary()
+    assert res.to_dict()["excluded_unknown_time"] == {"0:0": ["e0"]}
