@@ -214,7 +214,7 @@ def render_html(ctx: dict) -> str:
     return env.get_template("tearsheet.html.j2").render(**ctx)
 
 
-def write_pdf(path: Path, run: RunData, figs: list, ctx: dict) -> None:
+def write_pdf(path: Path, figs: list, ctx: dict) -> None:
     """A multi-page PDF: a title page with the header and key metrics, then one figure per page."""
     with PdfPages(path) as pdf:
         fig = Figure(figsize=(8.27, 11.69))
@@ -257,7 +257,7 @@ def build_tearsheet(run_dir: str | Path, pdf: bool = False) -> dict[str, Path]:
         tmp_html.write_text(html, encoding="utf-8")
         if pdf:
             tmp_pdf = d / f".tearsheet.pdf.tmp-{os.getpid()}"
-            write_pdf(tmp_pdf, run, drawn, ctx)
+            write_pdf(tmp_pdf, drawn, ctx)
         old = d / f".figures.old-{os.getpid()}"
         if (d / "figures").exists():
             (d / "figures").rename(old)

@@ -26,7 +26,6 @@ from pathlib import Path
 import pandas as pd
 
 from events.calendar import reaction_session
-from events.errors import InputError
 from events.loader import BUNDLED_EARNINGS, bundled_path as events_path
 from events.schema import EARNINGS_COLUMNS
 from events.tabular import Column, read_table
@@ -83,7 +82,7 @@ class Fundamentals:
         return sorted(self.releases["ticker"].unique())
 
 
-def _quarter_key(ticker: str, label: str) -> str:
+def _quarter_key(label: str) -> str:
     """AMZN's file says ``2024Q3``; the earnings calendar says ``FY2024Q3``."""
     return label if label.startswith("FY") else f"FY{label}"
 
@@ -97,7 +96,7 @@ def _earnings_lookup() -> dict[tuple[str, str], tuple[pd.Timestamp, str]]:
 def _releases(frame: pd.DataFrame, lookup) -> pd.DataFrame:
     rows = []
     for _, r in frame.iterrows():
-        key = (r["ticker"], _quarter_key(r["ticker"], r["fiscal_quarter"]))
+        key = (r["ticker"], _quarter_key(r["fiscal_quarter"]))
         date, time, src, note = r["report_date"], r["report_time"], "file", ""
         cal = lookup.get(key)
         if pd.isna(date) and cal is not None:

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -131,7 +130,6 @@ def test_excess_distribution_counts():
     pe = pd.DataFrame({"excess": [0.01, -0.02, 0.03, 0.0], "traded": [True, False, True, False]})
     fig = F.excess_distribution(pe, "src")
     ax = fig.axes[0]
-    labels = [p.get_label() for p in ax.containers]
     counts = [sum(r.get_height() for r in c) for c in ax.containers]
     assert counts == [4, 2] and "mean 0.50%" in [l.get_label() for l in ax.lines][0]
 
