@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from strategies.hedge import hedge_basket
+
 
 @dataclass(frozen=True)
 class StrategyContext:
@@ -36,10 +38,7 @@ class StrategyContext:
         """The hedge basket for a trade: the peers minus the target and minus the
         companies that announced the traded events (an event's own company is
         never in its benchmark basket), unless that would leave no peer."""
-        base = [p for p in self.peers if p != self.target]
-        drop = {c for cs in event_companies for c in str(cs).split("+")}
-        kept = [p for p in base if p not in drop]
-        return kept or base
+        return hedge_basket(self.peers, self.target, event_companies)
 
     def companies_of(self, event_ids) -> list[str]:
         """Announcing companies of the given (possibly merged) event ids."""

@@ -13,6 +13,21 @@ import numpy as np
 import pandas as pd
 
 
+def hedge_basket(peers, target: str, companies=()) -> list[str]:
+    """The hedge basket for a position: ``peers`` minus ``target`` and minus every
+    announcing company in ``companies`` (each may be ``+``-joined, as merged
+    events are), in the peers' order; the full basket when nothing would be left.
+
+    The one rule for which peers a trade is measured against: strategies and
+    the event study's peer-adjusted model both use it, so a statistic measures
+    what was traded.
+    """
+    base = [p for p in peers if p != target]
+    drop = {c for cs in companies for c in str(cs).split("+")}
+    kept = [p for p in base if p not in drop]
+    return kept or base
+
+
 def trailing_beta(returns: pd.DataFrame, target: str, peers: list[str], until: pd.Timestamp, window: int = 120, lo: float = 0.25, hi: float = 3.0) -> float:
     """Beta of ``target`` on the equal-weight ``peers`` basket over ``window``
     sessions ending at ``until`` (inclusive). NaN when fewer than ``window // 2``
