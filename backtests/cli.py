@@ -70,11 +70,15 @@ def run_cmd(config_path, out):
     rows = [
         ("total return", s["total_return"], "%"), ("CAGR", s["cagr"], "%"), ("ann. volatility", s["ann_vol"], "%"),
         ("Sharpe", s["sharpe"], ""), ("max drawdown", s["max_drawdown"], "%"),
-        ("excess vs peer basket", s["excess_total_return"], "%"), ("alpha (ann.)", s["alpha_ann"], "%"),
+        ("excess vs basket (same net)", s["excess_total_return"], "%"), ("information ratio", s["information_ratio"], ""),
+        ("alpha (ann.)", s["alpha_ann"], "%"),
         ("alpha t (HAC)", s["alpha_tstat_hac"], ""), ("beta to basket", s["beta"], ""),
-        ("trades / events", f"{int(s['n_trades'])} / {int(s['n_events'])}", None), ("hit rate", s["hit_rate"], "%"),
+        ("trades", f"{int(s['n_trades'])}", None), ("hit rate", s["hit_rate"], "%"),
         ("time in market", s["exposure"], "%"),
     ]
+    from backtests.counts import describe
+
+    click.echo(f"  events: {describe(result.counts)}")
     for label, v, unit in rows:
         if unit is None:
             text = str(v)

@@ -56,7 +56,7 @@ SCHEMA: dict = {
         "tickers": Leaf("list[str]", ["AMZN"], nullable=True),
         "companies": Leaf("list[str]", None, nullable=True),
         "min_confidence": Leaf("choice", "low", ("low", "medium", "high")),
-        "clusters": Leaf("choice", "merge", POLICIES),
+        "clusters": Leaf("choice", "merge", POLICIES),  # 'drop' is refused for runs (see resolve)
         "notice_sessions": Leaf("int", 5, minimum=0),
     },
     "portfolio": {
@@ -191,6 +191,9 @@ def _strategy_params(cfg: dict, problems: list, source: str | None) -> None:
             problems.append(Problem(f"expected a string, got {v!r}", path=source, field=here))
         resolved[k] = v
     cfg["strategy"]["params"] = resolved
+    if not problems:
+        for key, what, expected in cls.check_params(resolved, cfg.get("portfolio", {})):
+            problems.append(Problem(what, path=source, field=f"strategy.params.{key}", expected=expected))
 
 
 def resolve(data: dict | None, source: str | None = None) -> dict:
@@ -210,6 +213,11 @@ def resolve(data: dict | None, source: str | None = None) -> dict:
                     Window.parse(w)
                 except InputError as exc:
                     problems.append(Problem(exc.problems[0].message, path=source, field=f"study.{key}", expected=exc.problems[0].expected))
+        if cfg["events"]["clusters"] == "drop":
+            problems.append(Problem(
+                "cluster rule 'drop' removes an event because of another event that may come later (news not public at the first "
+                "event's fill), so a trading run cannot use it", path=source, field="events.clusters",
+                expected="keep, merge or first (study.clusters may still be 'drop' for the event study)"))
         if cfg["dates"]["end"] and cfg["dates"]["end"] <= cfg["dates"]["start"]:
             problems.append(Problem("end is not after start", path=source, field="dates.end"))
     if problems:

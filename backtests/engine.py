@@ -21,7 +21,7 @@ class SimResult:
     returns: pd.Series  # daily strategy returns (TimeReturn), indexed by session
     fills: pd.DataFrame
     borrow: pd.DataFrame
-    exposure: pd.DataFrame  # date, gross exposure / value, episode in force
+    exposure: pd.DataFrame  # date; gross and net (long - short) value / portfolio value at that close; episode in force
     final_value: float
     trade_analysis: dict
 
@@ -59,7 +59,7 @@ def simulate(strategy_cls, targets: pd.DataFrame, frames: dict[str, pd.DataFrame
     fills = pd.DataFrame(strat.fills, columns=["date", "notified", "ticker", "size", "price", "value", "commission", "episode"])
     check_fills_agree(fills, strat.analyzers.transactions.get_analysis())
     borrow = pd.DataFrame(strat.borrow, columns=["date", "episode", "cost"])
-    exposure = pd.DataFrame(strat.exposure, columns=["date", "exposure", "episode"]).set_index("date")
+    exposure = pd.DataFrame(strat.exposure, columns=["date", "exposure", "net", "episode"]).set_index("date")
     return SimResult(rets, fills, borrow, exposure, broker.getvalue(), dict(strat.analyzers.trades.get_analysis()))
 
 

@@ -84,16 +84,25 @@ def calmar(returns, annualization: int = ANN) -> float:
     return float(cagr(returns, annualization) / abs(mdd)) if mdd < 0 else float("nan")
 
 
-def excess_total_return(returns, benchmark) -> float:
-    """Compounded active return: prod(1 + r - b) - 1."""
-    a = pd.Series(returns, dtype=float) - pd.Series(benchmark, dtype=float)
-    return total_return(a)
+def excess_returns(returns, basket, net_exposure) -> pd.Series:
+    """Daily excess over a peer-basket position of the same net exposure (DESIGN.md):
+    ``r_t - n_t * b_t``, with ``n_t`` the strategy's net exposure (long minus
+    short value over portfolio value) held over session t. A dollar-neutral
+    strategy's excess is about its own return; buy-and-hold of the target's
+    is the target minus the basket."""
+    r = pd.Series(returns, dtype=float)
+    n = pd.Series(net_exposure, dtype=float).reindex(r.index).fillna(0.0) if isinstance(net_exposure, pd.Series) else float(net_exposure)
+    return r - n * pd.Series(basket, dtype=float).reindex(r.index)
 
 
-def information_ratio(returns, benchmark, annualization: int = ANN) -> float:
-    """mean(r - b) / std(r - b, ddof=1) * sqrt(annualization) (annualised)."""
-    a = (pd.Series(returns, dtype=float) - pd.Series(benchmark, dtype=float)).to_numpy()
-    return sharpe(a, 0.0, annualization)
+def excess_total_return(returns, basket, net_exposure) -> float:
+    """Compounded daily excess (:func:`excess_returns`): prod(1 + r - n b) - 1."""
+    return total_return(excess_returns(returns, basket, net_exposure))
+
+
+def information_ratio(returns, basket, net_exposure, annualization: int = ANN) -> float:
+    """mean / std (ddof=1) of the daily excess (:func:`excess_returns`) * sqrt(annualization)."""
+    return sharpe(excess_returns(returns, basket, net_exposure).to_numpy(), 0.0, annualization)
 
 
 def newey_west_lags(n: int) -> int:
@@ -139,12 +148,19 @@ def rolling_beta(returns, factor, window: int = 126) -> pd.Series:
     return cov / var.where(var > 0)
 
 
-def summary_metrics(returns: pd.DataFrame, trades: pd.DataFrame, exposure: pd.Series, n_events: int) -> dict:
-    """The summary.json metrics of DESIGN.md from a returns frame with columns
-    ``strategy``, ``peer_basket`` (and others), the trades table and daily exposure."""
+def summary_metrics(returns: pd.DataFrame, trades: pd.DataFrame, exposure: pd.DataFrame, counts: dict) -> dict:
+    """The summary.json metrics of DESIGN.md.
+
+    ``returns``: columns ``strategy``, ``peer_basket`` (and others);
+    ``exposure``: per session ``exposure`` (gross) and ``net_held`` (net
+    exposure held over that session, see :func:`excess_returns`); ``counts``:
+    :func:`backtests.counts.event_counts` (``n_events`` is its ``events``).
+    """
     s, b = returns["strategy"], returns["peer_basket"]
     ab = alpha_beta_hac(s, b)
     pnl = trades["pnl_net"] if len(trades) else pd.Series(dtype=float)
+    net = exposure["net_held"] if len(exposure) else 0.0
+    gross = exposure["exposure"] if len(exposure) else pd.Series(dtype=float)
     return {
         "start": returns.index[0].date().isoformat(),
         "end": returns.index[-1].date().isoformat(),
@@ -155,13 +171,13 @@ def summary_metrics(returns: pd.DataFrame, trades: pd.DataFrame, exposure: pd.Se
         "sortino": sortino(s),
         "max_drawdown": max_drawdown(s),
         "calmar": calmar(s),
-        "excess_total_return": excess_total_return(s, b),
-        "information_ratio": information_ratio(s, b),
+        "excess_total_return": excess_total_return(s, b, net),
+        "information_ratio": information_ratio(s, b, net),
         "alpha_ann": ab["alpha_ann"],
         "beta": ab["beta"],
         "alpha_tstat_hac": ab["alpha_tstat_hac"],
         "n_trades": float(len(trades)),
-        "n_events": float(n_events),
+        "n_events": float(counts["events"]),
         "hit_rate": float((pnl > 0).mean()) if len(pnl) else float("nan"),
-        "exposure": float((exposure > 1e-9).mean()) if len(exposure) else 0.0,
+        "exposure": float((gross > 1e-9).mean()) if len(gross) else 0.0,
     }

@@ -29,7 +29,9 @@ from backtests.config import config_hash, dump_yaml
 SUMMARY_KEYS = [
     "start", "end", "total_return", "cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar",
     "excess_total_return", "information_ratio", "alpha_ann", "beta", "alpha_tstat_hac", "n_trades",
-    "n_events", "hit_rate", "exposure",
+    "n_events", "hit_rate", "exposure", "placebo_p", "placebo_n",
+    # beyond DESIGN's list: the event counts of backtests.counts (n_events above is the units after the cluster rule)
+    "n_events_calendar", "n_events_selected", "n_events_tradable", "n_events_traded",
 ]
 KEY_PACKAGES = ["backtrader", "pandas", "numpy", "statsmodels", "matplotlib", "exchange_calendars", "yfinance", "scipy"]
 FLOAT_FORMAT = "%.12g"
@@ -43,7 +45,7 @@ def _clean(v):
 
 def summary_json(summary: dict) -> str:
     """summary.json text: DESIGN's keys in order; NaN/inf written as null."""
-    return json.dumps({k: _clean(summary[k]) for k in SUMMARY_KEYS}, indent=2) + "\n"
+    return json.dumps({k: _clean(summary.get(k, float("nan"))) for k in SUMMARY_KEYS}, indent=2) + "\n"
 
 
 def git_commit() -> str | None:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.config import load_config, resolve
+from backtests.counts import event_counts
 from backtests.engine import check_trades_agree, simulate
 from backtests.marketdata import load_prices
 from backtests.performance import summary_metrics
@@ -44,6 +45,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     context: StrategyContext | None = None
     signals: pd.DataFrame | None = None  # the target's signals as known at each session
+    counts: dict = field(default_factory=dict)  # backtests.counts.event_counts
 
 
 def _config(config) -> dict:
@@ -91,6 +93,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     post = max(int(params.get("exit_offset", 0)), 0)
     clustered = find_clusters(aligned, pre, post)
     resolved = apply_policy(clustered, ev_cfg["clusters"])
+    selected = why == ""  # passed the filters and dates, before the cluster rule
     member_of = {}
     for mid in resolved["event_id"]:
         for part in str(mid).split("+"):
@@ -131,15 +134,21 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     returns.index.name = "date"
     trades = trades_table(episodes, sim, tr, sessions, pf["fill"], u["target"], peers)
     check_trades_agree(trades, sim.fills, sim.trade_analysis)
-    events_out = events_table(everything, why, member_of, notes, plans, episodes)
-    n_events = int(len(resolved))
-    summary = summary_metrics(returns, trades, sim.exposure["exposure"], n_events)
+    events_out = events_table(everything, why, selected, member_of, notes, plans, episodes)
+    exposure = sim.exposure.reindex(sessions).fillna({"exposure": 0.0, "net": 0.0, "episode": 0})
+    exposure["episode"] = exposure["episode"].astype(int)
+    # net exposure held over session t: the book after t's open fills, or after t-1's close fills
+    exposure["net_held"] = exposure["net"] if pf["fill"] == "open" else exposure["net"].shift(1).fillna(0.0)
+    exposure.index.name = "date"
+    counts = event_counts(events_out, resolved, plans, {eid for e in episodes for eid in e.event_ids}, trades)
+    summary = summary_metrics(returns, trades, exposure, counts)
+    summary.update({f"n_events_{k}": float(counts[k]) for k in ("calendar", "selected", "tradable", "traded")})
     prints = {f"prices/{t}.csv": prices[t].sha256 for t in tickers}
     prints.update({f"events/{Path(k).name}": v for k, v in cal.fingerprints.items()})
     prints.update(fund_prints)
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
-    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, sim.exposure, prints, prices.warnings, timings, ctx, signals_daily)
+    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_daily, counts)
 
 
 RUN_SIGNALS = ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")
@@ -194,8 +203,18 @@ def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.Dat
 
 
 def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFrame:
-    """One row per episode (a round trip of all legs), with P&L and its costs, USD."""
-    cols = ["episode", "event_ids", "side", "entry", "exit", "sessions_held", "basket", "gross_notional", "pnl_gross", "commission",
+    """One row per episode (a round trip of all legs), with P&L and its costs, USD.
+
+    ``entry`` is the session of the episode's first fill (a plan on the first
+    session of a run with open fills is filled at the next open, and reported
+    there). ``basket`` is the hedge basket at the entry fill; ``rebalances``
+    lists later fills that changed the book and why. ``amzn_return``,
+    ``basket_return`` and ``excess_return`` run from the entry fill to the
+    exit fill at the fill prices' reference (open, or close with close fills;
+    the last close for a position still open), the basket return chained
+    over the baskets actually held between rebalances.
+    """
+    cols = ["episode", "event_ids", "side", "entry", "exit", "sessions_held", "basket", "rebalances", "gross_notional", "pnl_gross", "commission",
             "slippage", "borrow", "pnl_net", "return_on_gross", "amzn_return", "basket_return", "excess_return"]
     rows = []
     price_col = "open" if fill == "open" else "close"
@@ -212,24 +231,38 @@ def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFra
         slippage = float((f["size"].abs() * (f["price"] - ref).abs()).sum())
         comm = float(f["commission"].sum())
         borrow = float(sim.borrow.loc[sim.borrow["episode"] == e.episode, "cost"].sum()) if len(sim.borrow) else 0.0
-        entry_fills = f[f["date"] == f["date"].min()]
+        entry = f["date"].min()
+        entry_fills = f[f["date"] == entry]
         notional = float(entry_fills["value"].abs().sum())
         exit_s = e.exit if e.exit is not None else last
-        px = lambda t, d: tr[t].at[d, price_col if d != last or e.exit is not None else "close"]
-        amzn_r = px(target, exit_s) / tr[target].at[e.entry, price_col] - 1
+
+        def px(t, d, start=False):
+            return tr[t].at[d, "close" if (d == last and e.exit is None and not start) else price_col]
+
+        amzn_r = px(target, exit_s) / px(target, entry, True) - 1
+        segs = [(max(when, entry), w) for when, w in e.segments()]
+        bounds = [d for d, _ in segs[1:]] + [exit_s]
+        basket_growth = 1.0
+        for (start, w), end in zip(segs, bounds):
+            b = [t for t, x in w.items() if t != target and x * e.side < 0] or peers
+            basket_growth *= 1 + float(np.mean([px(p, end) / px(p, start, True) - 1 for p in b]))
         basket = [t for t, w in e.weights.items() if t != target and w * e.side < 0] or peers
-        basket_r = float(np.mean([px(p, exit_s) / tr[p].at[e.entry, price_col] - 1 for p in basket]))
+        basket_r = basket_growth - 1
         pnl_net = pnl_gross - comm - borrow
-        rows.append([e.episode, "+".join(e.event_ids) if e.event_ids else "", e.side, e.entry.date().isoformat(), exit_s.date().isoformat(),
-                     int(sessions.get_loc(exit_s) - sessions.get_loc(e.entry)), ";".join(basket), notional, pnl_gross, comm, slippage, borrow, pnl_net,
+        rows.append([e.episode, "+".join(e.event_ids) if e.event_ids else "", e.side, entry.date().isoformat(), exit_s.date().isoformat(),
+                     int(sessions.get_loc(exit_s) - sessions.get_loc(entry)), ";".join(basket), "; ".join(why for _, _, why in e.rebalances),
+                     notional, pnl_gross, comm, slippage, borrow, pnl_net,
                      pnl_net / notional if notional else np.nan, amzn_r, basket_r, amzn_r - basket_r])
     return pd.DataFrame(rows, columns=cols)
 
 
-def events_table(everything, why, member_of, notes, plans, episodes) -> pd.DataFrame:
+def events_table(everything, why, selected, member_of, notes, plans, episodes) -> pd.DataFrame:
     """Every event of the calendar: its sessions and whether it was traded, or why not.
 
-    ``entry_session``/``exit_session`` are the event's *own* planned fills
+    ``selected``: passed the config's filters and dates; ``unit``: the event
+    unit it belongs to after the cluster rule (a ``+``-joined id for merged
+    same-session events; empty when not selected or removed by the rule).
+    ``entry_session``/``exit_session`` are the unit's *own* planned fills
     (an event that extended an open episode shows its own, not the episode's).
     """
     planned = plans.set_index("event_id") if plans is not None and len(plans) else None
@@ -251,7 +284,9 @@ def events_table(everything, why, member_of, notes, plans, episodes) -> pd.DataF
         rows.append({
             "event_id": eid, "date": ev["date"].date().isoformat(), "time": ev["time"], "scheduled": bool(ev["scheduled"]),
             "category": ev["category"], "company": ev["company"], "headline": ev["headline"], "reaction_session": ev["day0"].date().isoformat(),
+            "selected": bool(selected[i]), "unit": mid if (not why[i] and mid is not None) else "",
             "entry_session": entry, "exit_session": exit_, "traded": traded, "reason": reason,
         })
-    cols = ["event_id", "date", "time", "scheduled", "category", "company", "headline", "reaction_session", "entry_session", "exit_session", "traded", "reason"]
+    cols = ["event_id", "date", "time", "scheduled", "category", "company", "headline", "reaction_session", "selected", "unit", "entry_session",
+            "exit_session", "traded", "reason"]
     return pd.DataFrame(rows, columns=cols)

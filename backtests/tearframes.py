@@ -55,7 +55,8 @@ def metrics_table(returns: pd.DataFrame, summary: dict) -> pd.DataFrame:
         rows[c] = {
             "total_return": pf.total_return(r), "cagr": pf.cagr(r), "ann_vol": pf.ann_vol(r), "sharpe": pf.sharpe(r),
             "sortino": pf.sortino(r), "max_drawdown": pf.max_drawdown(r), "calmar": pf.calmar(r),
-            "excess_total_return": pf.excess_total_return(r, returns["peer_basket"]),
+            # buy-and-hold series are fully long (net exposure 1): their excess is the series minus the basket
+            "excess_total_return": pf.excess_total_return(r, returns["peer_basket"], 1.0),
             "alpha_ann": ab["alpha_ann"], "beta": ab["beta"], "alpha_tstat_hac": ab["alpha_tstat_hac"],
         }
     t = pd.DataFrame(rows)

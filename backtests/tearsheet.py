@@ -188,7 +188,7 @@ def context(run: RunData, figs: list) -> dict:
         "costs": f"commission {cfg['costs']['commission_bps']} bps and slippage {cfg['costs']['slippage_bps']} bps per side, borrow {cfg['costs']['borrow_bps']} bps a year; "
                  f"fills at the {cfg['portfolio']['fill']}; gross {cfg['portfolio']['gross']}, hedge {cfg['portfolio']['hedge']}",
         "events_desc": f"categories {', '.join(ev['categories'] or ['all'])}; affecting {', '.join(ev['tickers'] or ['any'])}; clusters '{ev['clusters']}'; "
-                       f"{int(run.summary.get('n_events') or 0)} selected, {int(run.events['traded'].astype(bool).sum())} traded",
+                       + _counts_line(run.summary),
         "version": m.get("aibt_version", "?"), "commit": m.get("git_commit"), "python": m.get("python", "?"),
         "packages": ", ".join(f"{k} {v}" for k, v in pk.items() if v),
         "started": m.get("started_utc", "?"), "finished": m.get("finished_utc", "?"), "config_hash": m.get("config_hash", ""),
@@ -203,6 +203,17 @@ def context(run: RunData, figs: list) -> dict:
         "trade_header": ["#", "events", "side", "entry", "exit", "sessions", "net P&L (USD)", "commission", "borrow", "return on gross", "AMZN - basket"],
         "trades": trades, "drawdowns": drawdowns,
     }
+
+
+def _counts_line(summary: dict) -> str:
+    """The run's event counts (backtests.counts), as the CLI prints them."""
+    from backtests.counts import describe
+
+    keys = {"calendar": "n_events_calendar", "selected": "n_events_selected", "events": "n_events", "tradable": "n_events_tradable",
+            "traded": "n_events_traded", "trades": "n_trades"}
+    if not all(summary.get(v) is not None for v in keys.values()):
+        return f"{int(summary.get('n_events') or 0)} events after the cluster rule, {int(summary.get('n_trades') or 0)} trades"
+    return describe({k: int(summary[v]) for k, v in keys.items()})
 
 
 def _png_size(png: bytes) -> tuple[int, int]:

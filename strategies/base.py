@@ -17,6 +17,9 @@ Execution conventions:
 * Sizes are shares (fractional by default): target value / the close at
   decision time; portfolio value is the one at decision time.
 * On a change of episode the old legs are closed before the new ones open.
+  Within an episode, a change of weights (a rebalance, e.g. a later event's
+  announcing peer leaving the basket) trades only the legs whose weight
+  changes, to their new target sized as at an entry.
 * Borrow cost: for every night a short leg is held, ``|short value| *
   borrow_bps / 1e4 * calendar days / 365`` is taken from cash (applied by the
   broker at the next bar).
@@ -50,6 +53,12 @@ class ScheduleStrategy(bt.Strategy):
         raise NotImplementedError
 
     @classmethod
+    def check_params(cls, params: dict, portfolio: dict) -> list[tuple[str, str, str]]:
+        """Problems with a resolved parameter set, found before any data is
+        loaded: ``(parameter, what is wrong, what is expected)``. None by default."""
+        return []
+
+    @classmethod
     def param_names(cls) -> list[str]:
         base = set(ScheduleStrategy.params._getkeys())
         return [n for n in cls.params._getkeys() if n not in base]
@@ -78,9 +87,9 @@ class ScheduleStrategy(bt.Strategy):
     def stop(self):
         if self.p.fill == "close" and len(self.data):
             # the last session's closing fills are never executed (no later bar): its book is what is held now
-            g, _ = self._book()
+            g, _, net = self._book()
             v = self.broker.getvalue()
-            self.exposure.append((self._session(), g / v if v else 0.0, self._current))
+            self.exposure.append((self._session(), g / v if v else 0.0, net / v if v else 0.0, self._current))
 
     def _session(self, ago: int = 0) -> pd.Timestamp:
         return pd.Timestamp(bt.num2date(self.data.datetime[-ago] if ago else self.data.datetime[0]).date())
@@ -104,14 +113,16 @@ class ScheduleStrategy(bt.Strategy):
             }
         )
 
-    def _book(self, ago: int = 0) -> tuple[float, float]:
-        """Gross and short value of the current positions at the close ``ago`` bars back."""
-        gross = short = 0.0
+    def _book(self, ago: int = 0) -> tuple[float, float, float]:
+        """Gross, short and net (long minus short) value of the current
+        positions at the close ``ago`` bars back (USD)."""
+        gross = short = net = 0.0
         for d in self._datas.values():
             v = self.getposition(d).size * d.close[-ago]
             gross += abs(v)
+            net += v
             short += -v if v < 0 else 0.0
-        return gross, short
+        return gross, short, net
 
     def next(self):
         today = self._session()
@@ -121,13 +132,14 @@ class ScheduleStrategy(bt.Strategy):
             # orders sent at yesterday's close were filled at that close: the book
             # now is yesterday's closing book, valued at yesterday's close
             if i > 0:
-                g, _ = self._book(1)
-                self.exposure.append((self._session(1), g / self._prev_value if self._prev_value else 0.0, self._current))
+                g, _, net = self._book(1)
+                pv = self._prev_value
+                self.exposure.append((self._session(1), g / pv if pv else 0.0, net / pv if pv else 0.0, self._current))
             self._prev_value = value
         # borrow for the short position held into tonight
-        gross, short = self._book()
+        gross, short, net = self._book()
         if self.p.fill == "open":
-            self.exposure.append((today, gross / value if value else 0.0, self._current))
+            self.exposure.append((today, gross / value if value else 0.0, net / value if value else 0.0, self._current))
         if short and self.p.borrow_bps and i + 1 < len(self._w):
             nxt = self.p.targets.index[i + 1]
             days = (nxt - today).days
@@ -139,6 +151,8 @@ class ScheduleStrategy(bt.Strategy):
             return
         want = int(self._ep[j])
         if want == self._current:
+            if want and j > 0:
+                self._rebalance(j, value)
             return
         # close the old legs, then open the new
         if self._current:
@@ -157,6 +171,22 @@ class ScheduleStrategy(bt.Strategy):
                     if size:
                         self._order(d, size, want)
         self._current = want
+
+    def _rebalance(self, j: int, value: float) -> None:
+        """Within an episode, trade each leg whose target weight changes at row
+        ``j`` to its new target (sized like an entry); unchanged legs are left
+        as held."""
+        for k, name in enumerate(self._tickers):
+            old, new = self._w[j - 1, k], self._w[j, k]
+            if old == new:
+                continue
+            d = self._datas[name]
+            have = self.getposition(d).size
+            size = new * value / d.close[0] - have if new else -have
+            if new and not self.p.fractional:
+                size = math.trunc(new * value / d.close[0]) - have
+            if size:
+                self._order(d, size, self._current)
 
     def _order(self, data, size, episode):
         o = self.buy(data=data, size=size) if size > 0 else self.sell(data=data, size=-size)

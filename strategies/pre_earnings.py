@@ -12,13 +12,30 @@ class PreEarningsRunup(ScheduleStrategy):
 
     Parameters: ``entry_offset`` (negative sessions from day 0, default -5;
     events whose date was not public by then are not traded), ``exit_offset``
-    (default 0: out at the open of the reaction session, before the news is
-    traded), ``side`` (+1 / -1), ``overlap``.
+    (default -1; at most -1), ``side`` (+1 / -1), ``overlap``.
+
+    A run-up is flat before the release can be traded: the exit fill is at
+    the latest in the last session before the reaction session (day -1: its
+    open with open fills, its close with close fills). An exit at day 0's open
+    would carry the overnight gap of an after-close release, i.e. the
+    earnings reaction itself, so ``exit_offset >= 0`` is refused.
     Only scheduled events are accepted: an unscheduled one in the selection is
     a configuration error.
     """
 
-    params = (("entry_offset", -5), ("exit_offset", 0), ("side", 1), ("overlap", "extend"))
+    params = (("entry_offset", -5), ("exit_offset", -1), ("side", 1), ("overlap", "extend"))
+
+    @classmethod
+    def check_params(cls, params, portfolio):
+        out = []
+        if params["exit_offset"] > -1:
+            out.append(("exit_offset", f"a run-up exit at offset {params['exit_offset']} holds through the release (day 0 is the reaction session)",
+                        "an exit offset of -1 or earlier (flat before the news can be traded)"))
+        eo = params["entry_offset"]
+        if not isinstance(eo, int) or eo >= params["exit_offset"]:
+            out.append(("entry_offset", f"entry offset {eo!r} is not before the exit offset {params['exit_offset']}",
+                        "a whole number of sessions before the exit, e.g. -5"))
+        return out
 
     @classmethod
     def plan(cls, ctx, params):

@@ -33,12 +33,32 @@ OVERLAP_RULES = ("extend", "skip")
 
 @dataclass
 class Episode:
+    """One continuous position.
+
+    ``joined`` lists ``(session, event_id)`` for every event of the episode:
+    the session of that event's own entry fill, i.e. the first fill at which
+    the event was public. ``weights`` are the weights from ``entry``;
+    ``rebalances`` holds ``(session, weights, why)`` for every later fill at
+    which news that was not public at the entry changed the book (e.g. a
+    later event's announcing peer leaving the hedge basket).
+    """
+
     episode: int
     event_ids: list[str]
     side: int
     entry: pd.Timestamp
     exit: pd.Timestamp | None  # None: held to the end of the run
     weights: dict[str, float] = field(default_factory=dict)
+    joined: list[tuple[pd.Timestamp, str]] = field(default_factory=list)
+    rebalances: list[tuple[pd.Timestamp, dict[str, float], str]] = field(default_factory=list)
+
+    def known_at(self, session: pd.Timestamp) -> list[str]:
+        """Ids of the episode's events public at the fill of ``session``."""
+        return [eid for when, eid in self.joined if when <= session]
+
+    def segments(self) -> list[tuple[pd.Timestamp, dict[str, float]]]:
+        """``(from_session, weights)`` in force from the entry and after each rebalance."""
+        return [(self.entry, self.weights)] + [(when, w) for when, w, _ in self.rebalances]
 
 
 def plan_event_trades(
@@ -140,13 +160,14 @@ def build_episodes(plans: pd.DataFrame, overlap: str = "extend") -> tuple[list[E
                 if r["exit"] > cur.exit:
                     cur.exit = r["exit"]
                 cur.event_ids.append(r["event_id"])
+                cur.joined.append((r["entry"], r["event_id"]))
                 notes[r["event_id"]] = f"extended episode {cur.episode} (overlap rule 'extend')"
                 continue
             # opposite side: the newer plan wins from its entry on
             cur.exit = r["entry"]
             for eid in cur.event_ids:
                 notes[eid] = notes.get(eid, "") + f"; cut short at {r['entry'].date()} by {r['event_id']}"
-        cur = Episode(len(episodes) + 1, [r["event_id"]], side, r["entry"], r["exit"])
+        cur = Episode(len(episodes) + 1, [r["event_id"]], side, r["entry"], r["exit"], joined=[(r["entry"], r["event_id"])])
         episodes.append(cur)
         notes[r["event_id"]] = f"traded: episode {cur.episode}"
     return episodes, notes
@@ -155,7 +176,8 @@ def build_episodes(plans: pd.DataFrame, overlap: str = "extend") -> tuple[list[E
 def target_weights(episodes: list[Episode], sessions: pd.DatetimeIndex, tickers: list[str], cash_buffer: float = 0.0) -> pd.DataFrame:
     """Sessions x tickers weights in force after each session's fill, plus an
     ``episode`` column (0 when flat). An episode is in force on sessions
-    ``entry <= s < exit`` (to the end when ``exit`` is None).
+    ``entry <= s < exit`` (to the end when ``exit`` is None); within it, the
+    weights of each segment (:meth:`Episode.segments`) from its first session.
 
     ``cash_buffer``: orders are sized at the decision-time close and filled at
     the next open, so a fully invested long book could cost more than the
@@ -165,11 +187,16 @@ def target_weights(episodes: list[Episode], sessions: pd.DatetimeIndex, tickers:
     w = pd.DataFrame(0.0, index=sessions, columns=tickers)
     ep = pd.Series(0, index=sessions, dtype=int)
     for e in episodes:
-        mask = (sessions >= e.entry) & ((sessions < e.exit) if e.exit is not None else True)
-        longs = sum(v for v in e.weights.values() if v > 0)
-        k = (1 - cash_buffer) / longs if longs > 1 - cash_buffer else 1.0
-        for t, v in e.weights.items():
-            w.loc[mask, t] = v * k if v > 0 else v
-        ep[mask] = e.episode
+        in_episode = (sessions >= e.entry) & ((sessions < e.exit) if e.exit is not None else True)
+        ep[in_episode] = e.episode
+        segs = e.segments()
+        for k_seg, (start, weights) in enumerate(segs):
+            until = segs[k_seg + 1][0] if k_seg + 1 < len(segs) else None
+            mask = in_episode & (sessions >= start) & ((sessions < until) if until is not None else True)
+            longs = sum(v for v in weights.values() if v > 0)
+            k = (1 - cash_buffer) / longs if longs > 1 - cash_buffer else 1.0
+            w.loc[mask, tickers] = 0.0
+            for t, v in weights.items():
+                w.loc[mask, t] = v * k if v > 0 else v
     w["episode"] = ep
     return w

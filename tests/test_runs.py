@@ -8,13 +8,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from backtests.cli import main
 from backtests.config import bundled_config, bundled_configs, load_config
 from backtests.runner import run
 
 SUMMARY_KEYS = ["start", "end", "total_return", "cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar", "excess_total_return",
-                "information_ratio", "alpha_ann", "beta", "alpha_tstat_hac", "n_trades", "n_events", "hit_rate", "exposure"]
+                "information_ratio", "alpha_ann", "beta", "alpha_tstat_hac", "n_trades", "n_events", "hit_rate", "exposure", "placebo_p", "placebo_n",
+                "n_events_calendar", "n_events_selected", "n_events_tradable", "n_events_traded"]
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +93,14 @@ def test_summary_agrees_with_independent_recomputation(runs):
         wealth = np.cumprod(1 + x)
         mdd = np.min(wealth / np.maximum.accumulate(np.maximum(wealth, 1.0)) - 1)
         assert s["max_drawdown"] == pytest.approx(mdd, rel=1e-9, abs=1e-12) and s["max_drawdown"] <= 0
-        assert s["excess_total_return"] == pytest.approx(np.prod(1 + x - b) - 1, rel=1e-9)
-        a = x - b
-        assert s["information_ratio"] == pytest.approx(a.mean() / a.std(ddof=1) * math.sqrt(252), rel=1e-9)
+        # excess over a basket position of the same net exposure, held over each session (DESIGN.md)
+        e = pd.read_csv(d / "exposure.csv", index_col="date")
+        fill = yaml.safe_load((d / "config.yaml").read_text())["portfolio"]["fill"]
+        held = e["net"].to_numpy() if fill == "open" else np.r_[0.0, e["net"].to_numpy()[:-1]]
+        assert np.allclose(e["net_held"].to_numpy(), held, atol=1e-15), name
+        a = x - held * b
+        assert s["excess_total_return"] == pytest.approx(np.prod(1 + a) - 1, rel=1e-9, abs=1e-12), name
+        assert s["information_ratio"] == pytest.approx(a.mean() / a.std(ddof=1) * math.sqrt(252), rel=1e-9, abs=1e-12), name
         beta = np.cov(x, b, ddof=1)[0, 1] / np.var(b, ddof=1)
         alpha = x.mean() - beta * b.mean()
         assert s["beta"] == pytest.approx(beta, rel=1e-7, abs=1e-10)

@@ -1,0 +1,131 @@
+"""Runs that use nothing that was not public at each fill: hedge baskets fixed
+at each fill, later news only from its own legal entry, and configs that would
+choose trades with later news refused."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from backtests.cli import main
+from backtests.runner import run
+
+HEADER = "event_id,date,time,scheduled,company,tickers_affected,category,headline,amount_usd_bn,source_url,confidence\n"
+
+
+def _events(tmp_path, rows: str):
+    p = tmp_path / "ev.csv"
+    p.write_text(HEADER + rows)
+    return str(p)
+
+
+def _cfg(files, **over):
+    cfg = {
+        "name": "pit",
+        "strategy": {"kind": "event_window", "params": {"exit_offset": 2}},
+        "dates": {"start": "2024-01-02", "end": "2024-12-31"},
+        "events": {"files": [files], "bundled": False, "earnings": False, "clusters": "keep"},
+        "costs": {"commission_bps": 0.0, "slippage_bps": 0.0, "borrow_bps": 0.0},
+        "study": {"enabled": False},
+        "output": {"tearsheet": False},
+    }
+    for k, v in over.items():
+        cfg.setdefault(k, {}).update(v)
+    return cfg
+
+
+def test_later_news_never_changes_the_basket_already_filled(tmp_path):
+    """Issue 9: an AMZN bmo event on 2024-06-03 and an MSFT bmo event on 2024-06-04.
+    The 2024-06-03 open fill may only know the first: it shorts all four peers.
+    MSFT leaves the basket only from the 2024-06-04 open, as a recorded rebalance."""
+    f = _events(tmp_path, "a_amzn,2024-06-03,bmo,false,AMZN,AMZN,custom_silicon,amzn news,,,high\n"
+                          "b_msft,2024-06-04,bmo,false,MSFT,AMZN;MSFT,ai_partnership,msft news,,,high\n")
+    res = run(_cfg(f))
+    fills = res.fills
+    first = fills[fills["date"] == pd.Timestamp("2024-06-03")]
+    assert set(first["ticker"]) == {"AMZN", "MSFT", "GOOGL", "META", "ORCL"}
+    assert (first.set_index("ticker").loc[["MSFT", "GOOGL", "META", "ORCL"], "size"] < 0).all()
+    second = fills[fills["date"] == pd.Timestamp("2024-06-04")]
+    # MSFT's short is bought back in full at the MSFT event's own legal entry
+    msft_net = fills[(fills["ticker"] == "MSFT") & (fills["date"] <= pd.Timestamp("2024-06-04"))]["size"].sum()
+    assert abs(msft_net) < 1e-9 and "MSFT" in set(second["ticker"])
+    assert "AMZN" not in set(second["ticker"])  # the target leg is left as it is
+    t = res.trades.iloc[0]
+    assert len(res.trades) == 1 and t["basket"] == "MSFT;GOOGL;META;ORCL"
+    assert "2024-06-04" in t["rebalances"] and "MSFT" in t["rebalances"] and "b_msft" in t["rebalances"]
+    ev = res.events.set_index("event_id")
+    assert "rebalanced" in ev.loc["b_msft", "reason"]
+
+
+def test_beta_hedge_is_estimated_at_each_fill_from_data_before_it(tmp_path):
+    f = _events(tmp_path, "a_amzn,2024-06-03,bmo,false,AMZN,AMZN,custom_silicon,amzn news,,,high\n"
+                          "b_msft,2024-06-04,bmo,false,MSFT,AMZN;MSFT,ai_partnership,msft news,,,high\n")
+    res = run(_cfg(f, portfolio={"hedge": "beta"}))
+    from strategies.hedge import trailing_beta
+
+    r = res.context.returns
+    b0 = trailing_beta(r, "AMZN", ["MSFT", "GOOGL", "META", "ORCL"], pd.Timestamp("2024-05-31"), 120)
+    b1 = trailing_beta(r, "AMZN", ["GOOGL", "META", "ORCL"], pd.Timestamp("2024-06-03"), 120)
+    first = res.fills[res.fills["date"] == pd.Timestamp("2024-06-03")].set_index("ticker")
+    val = first["value"].abs()
+    # target leg g/(1+beta), basket leg g*beta/(1+beta): their ratio is beta at entry (sized at the 05-31 close)
+    assert val[["MSFT", "GOOGL", "META", "ORCL"]].sum() / val["AMZN"] == pytest.approx(b0, rel=0.03)
+    assert b0 != pytest.approx(b1, rel=1e-6)
+
+
+def test_cluster_drop_is_refused_in_run_configs(tmp_path, capsys):
+    p = tmp_path / "c.yaml"
+    p.write_text("events: {clusters: drop}\nstudy: {enabled: false}\noutput: {tearsheet: false}\n")
+    out = tmp_path / "out"
+    assert main(["run", "--config", str(p), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "events.clusters" in err and "later" in err and str(p) in err
+    assert not out.exists()
+
+
+def test_study_may_still_drop_clusters(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("study: {clusters: drop}\noutput: {tearsheet: false}\n")
+    assert main(["study", "--config", str(p), "--out", str(tmp_path / "s")]) == 0
+
+
+@pytest.mark.parametrize("exit_offset", [0, 1])
+def test_runup_that_reaches_the_reaction_is_refused(tmp_path, capsys, exit_offset):
+    p = tmp_path / "r.yaml"
+    p.write_text(f"strategy: {{kind: pre_earnings_runup, params: {{exit_offset: {exit_offset}}}}}\n"
+                 "events: {bundled: false, categories: [earnings], companies: [AMZN]}\n")
+    assert main(["run", "--config", str(p), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "strategy.params.exit_offset" in err and "holds through the release" in err and str(p) in err
+
+
+def test_shipped_runup_is_flat_before_every_release():
+    from backtests.config import bundled_config
+
+    res = run(str(bundled_config("pre_earnings_runup")))
+    assert len(res.trades) > 20
+    ev = res.context.events.set_index("event_id")
+    sessions = res.context.sessions
+    for _, t in res.trades.iterrows():
+        for eid in t["event_ids"].split("+"):
+            day0 = ev.loc[eid, "day0"]
+            # out at the open of a session before the reaction session: the release's gap is never held
+            assert pd.Timestamp(t["exit"]) < day0, (eid, t["exit"], day0)
+            assert sessions.get_loc(day0) - sessions.get_loc(pd.Timestamp(t["exit"])) >= 1
+
+
+def test_excess_is_over_a_basket_position_of_the_same_net_exposure():
+    """Issue 9: a dollar-neutral strategy's excess is about its own return (not
+    its return minus a full basket position); buy-and-hold AMZN's is about AMZN
+    minus the basket."""
+    from backtests.config import bundled_config
+
+    d = run(str(bundled_config("default")))
+    s = d.summary
+    assert abs(d.exposure["net"]).max() < 0.15  # dollar neutral at entry, up to the drift of a few sessions
+    assert s["excess_total_return"] == pytest.approx(s["total_return"], abs=0.01)
+    assert s["excess_total_return"] > -0.2  # the old definition gave about -81%
+    bh = run(str(bundled_config("buy_and_hold_amzn")))
+    r = bh.returns.iloc[1:]
+    naive = (1 + r["amzn"] - r["peer_basket"]).prod() - 1
+    assert bh.summary["excess_total_return"] == pytest.approx(naive, abs=0.15)
+    assert bh.exposure["net_held"].iloc[5:].between(0.9, 1.0).all()
