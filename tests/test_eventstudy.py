@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+import yaml
 from scipy import stats
 
 from backtests import eventtests as et
@@ -237,3 +238,272 @@ def test_unknown_time_events_stay_out_of_windows_without_day_plus_one():
     assert res.excluded_unknown_time == {"0:0": ["e0"], "0:1": []}
     assert "window 0:0: 1 unknown-time events left out" in res.summary()
     assert res.to_dict()["excluded_unknown_time"] == {"0:0": ["e0"]}
+
+
+# ============================================================= issue 9: statistics that measure what is traded
+from statsmodels.stats.multitest import multipletests  # noqa: E402
+
+from backtests import tearframes as T  # noqa: E402
+
+P_TESTS = ["p_cs", "p_patell", "p_bmp", "p_kp", "p_rank", "p_sign", "p_skew"]
+CAR_TESTS = ["t_cs", "p_cs", "t_patell", "p_patell", "t_bmp", "p_bmp", "t_kp", "p_kp", "z_rank", "p_rank", "z_sign", "p_sign"]
+
+
+def test_bh_qvalues_by_hand():
+    # sorted p 0.01, 0.03, 0.04, 0.20 (m = 4): p * m / rank = 0.04, 0.06, 0.0533, 0.20; then the running
+    # minimum from the top: 0.04, 0.0533, 0.0533, 0.20. NaN stays NaN and is not counted.
+    q = et.bh_qvalues([0.01, 0.04, 0.03, 0.20, np.nan])
+    np.testing.assert_allclose(q[:4], [0.04, 0.16 / 3, 0.16 / 3, 0.20])
+    assert np.isnan(q[4])
+    np.testing.assert_allclose(q[:4], multipletests([0.01, 0.04, 0.03, 0.20], method="fdr_bh")[1])
+
+
+def test_skewness_adjusted_t_by_hand():
+    # x = 0, 0, 0, 0, 5: mean 1, sd (n-1) sqrt 5, S = 1/sqrt 5; gamma = (4 (-1)^3 + 4^3) / (5 sd^3) = 2.4/sqrt 5;
+    # t_sa = sqrt 5 (S + gamma S^2 / 3 + gamma / (6 * 5)) = 1 + 0.16 + 0.08 = 1.24
+    t, p = et.skewness_adjusted_t([0.0, 0.0, 0.0, 0.0, 5.0])
+    assert t == pytest.approx(1.24) and p == pytest.approx(2 * stats.t.sf(1.24, 4))
+    # a symmetric sample: gamma = 0, so t_sa is the ordinary t
+    x = [-1.0, 0.0, 1.0, 2.0, 3.0]
+    assert et.skewness_adjusted_t(x)[0] == pytest.approx(et.cross_sectional_t(x)[0])
+    assert np.isnan(et.skewness_adjusted_t([1.0, 2.0])[0])
+
+
+def test_bootstrap_skewness_adjusted_t_by_a_plain_loop():
+    x = np.array([0.02, -0.01, 0.15, 0.00, -0.03, 0.04, 0.01, -0.02])
+    t, p = et.bootstrap_skewness_adjusted_t(x, draws=499, seed=7)
+    assert t == pytest.approx(et.skewness_adjusted_t(x)[0])
+    # Hall (1992) / Lyon-Barber-Tsai (1999): resample n with replacement, the statistic of each resample
+    # centred on the sample mean, equal-tailed two-sided p
+    rng = np.random.default_rng(7)
+    idx = rng.integers(0, len(x), size=(499, len(x)))
+    stars = []
+    for row in idx:
+        b = x[row]
+        sd = b.std(ddof=1)
+        s = (b.mean() - x.mean()) / sd
+        g = ((b - b.mean()) ** 3).sum() / (len(b) * sd ** 3)
+        stars.append(math.sqrt(len(b)) * (s + g * s * s / 3 + g / (6 * len(b))))
+    stars = np.array(stars)
+    lo, hi = (1 + (stars <= t).sum()) / 500, (1 + (stars >= t).sum()) / 500
+    assert p == pytest.approx(min(1.0, 2 * min(lo, hi)))
+    assert et.bootstrap_skewness_adjusted_t(x, draws=499, seed=7) == (t, p)  # seeded: the same twice
+
+
+def test_bootstrap_skewness_adjusted_t_size_under_a_skewed_null():
+    rng = np.random.default_rng(31)
+    rej = 0
+    for _ in range(200):
+        x = rng.lognormal(0, 1, 40) - math.exp(0.5)  # mean zero, strongly right-skewed, like long-horizon BHARs
+        rej += et.bootstrap_skewness_adjusted_t(x, draws=499, seed=1)[1] < 0.05
+    assert 0.01 <= rej / 200 <= 0.10
+
+
+def _four_frame(seed):
+    rng = np.random.default_rng(seed)
+    n = len(SESS)
+    return pd.DataFrame({c: rng.normal(0, 0.01, n) for c in ("AAA", "MKT", "B1", "B2")}, index=SESS)
+
+
+def test_peer_adjusted_uses_the_trades_hedge_basket():
+    r = _four_frame(21)
+    ev = _events(np.array([400, 800, 1200]))
+    ev["company"] = ["B1", "OTHER", "B1+B2"]
+    st = StudySettings(windows=("0:1",), bhar_windows=(), models=("peer_adjusted", "market_adjusted"), market="MKT", estimation=100, gap=10,
+                       min_estimation=50)
+    res = EventStudy(r, ev, "AAA", ["B1", "B2"], st).fit()
+    # strategies.hedge.hedge_basket: the announcing company leaves the basket; nobody left -> the full basket
+    assert res.baskets == {"e0": ["B2"], "e1": ["B1", "B2"], "e2": ["B1", "B2"]}
+    y = r["AAA"].to_numpy()
+    basket = {"e0": r["B2"].to_numpy(), "e1": r[["B1", "B2"]].mean(axis=1).to_numpy(), "e2": r[["B1", "B2"]].mean(axis=1).to_numpy()}
+    car = res.car[res.car["model"] == "peer_adjusted"].set_index("event_id")
+    for e, p in zip(["e0", "e1", "e2"], [400, 800, 1200]):
+        b = basket[e]
+        assert car.loc[e, "car"] == pytest.approx((y[p:p + 2] - b[p:p + 2]).sum())
+        est = np.arange(p - 110, p - 10)  # no other event nearby
+        s = np.std(y[est] - b[est], ddof=1)
+        assert car.loc[e, "scar"] == pytest.approx(car.loc[e, "car"] / (s * math.sqrt(2)))
+    # the market models do not depend on the basket
+    mk = res.car[res.car["model"] == "market_adjusted"].set_index("event_id")
+    assert mk.loc["e0", "car"] == pytest.approx((y[400:402] - r["MKT"].to_numpy()[400:402]).sum())
+
+
+def test_estimation_leaves_out_the_sessions_it_is_told_to():
+    rng = np.random.default_rng(3)
+    m = rng.normal(0, 0.01, len(SESS))
+    y = m + rng.normal(0, 0.01, len(SESS))
+    st = StudySettings(windows=("0:1",), bhar_windows=(), models=("market_adjusted",), market="MKT", estimation=100, gap=10, min_estimation=50)
+    res = EventStudy(_frame(y, m, m), _events(np.array([600])), "AAA", ["B1"], st, exclude_sessions=SESS[[550, 551, 552, 300, 700]]).fit()
+    assert res.car["t_est"].iloc[0] == 100 - 3  # 300 and 700 are outside the estimation window 490..589
+    assert not set(res.fits[0].est) & {550, 551, 552}
+
+
+def test_calendar_exclusions_by_hand():
+    from backtests.study import calendar_exclusions
+
+    cal = pd.DataFrame({
+        "event_id": ["earn_amzn", "earn_msft", "nvda_only", "openai_amzn", "late"],
+        "company": ["AMZN", "MSFT", "NVDA", "OPENAI", "AMZN"],
+        "tickers": [("AMZN",), ("MSFT",), ("NVDA",), ("AMZN", "MSFT"), ("AMZN",)],
+        "day0": [SESS[100], SESS[200], SESS[300], SESS[400], pd.Timestamp("2031-01-02")],
+    })
+    out = calendar_exclusions(cal, "AMZN", ["MSFT", "GOOGL"], SESS, -1, 2)
+    want = SESS[[99, 100, 101, 102, 199, 200, 201, 202, 399, 400, 401, 402]]
+    assert list(out) == list(want)
+
+
+def test_rank_test_ranks_estimation_plus_the_window_under_test_only():
+    # market-adjusted ARs = y (market 0): estimation (4 sessions) 1%, 2%, 3%, 4%; day 0 5%, day 1 2.5%, day 2 -10%.
+    # For window 0:0 the ranks are taken among the 4 estimation ARs and day 0 only: U = -1/3, -1/6, 0, 1/6 and 1/3;
+    # both events alike, S = sqrt(mean U^2) = sqrt(1/18), z = (1/3) / sqrt(1/18) = sqrt 2. (Ranking over days 0..2 as
+    # well would give est U -1/4, -1/8, 1/8, 1/4, day 0 3/8 and z = 0.375 / sqrt(0.059375) = 1.539.)
+    y = np.zeros(len(SESS))
+    for p in (100, 200):
+        y[p - 4:p + 3] = [0.01, 0.02, 0.03, 0.04, 0.05, 0.025, -0.10]
+    m = np.zeros(len(SESS))
+    st = StudySettings(windows=("0:0",), bhar_windows=("0:2",), models=("market_adjusted",), market="MKT", estimation=4, gap=0, min_estimation=4)
+    res = EventStudy(_frame(y, m, m), _events(np.array([100, 200])), "AAA", ["B1"], st).fit()
+    t = res.table
+    row = t[(t["group"] == "all") & (t["window"] == "0:0")].iloc[0]
+    assert row["n"] == 2 and row["z_rank"] == pytest.approx(math.sqrt(2))
+
+
+def test_table_q_values_bhar_tests_and_summary():
+    rng = np.random.default_rng(41)
+    r, ev = _simulate(rng, 0.01, n_events=30)
+    ev["category"] = ["a", "b"] * 15
+    st = StudySettings(windows=("0:0", "0:1", "-5:-1"), bhar_windows=("0:20",), models=("market_model", "market_adjusted"), market="MKT",
+                       estimation=200, gap=10, min_estimation=100, bootstrap_draws=499)
+    res = EventStudy(r, ev, "AAA", ["B1"], st).fit()
+    t = res.table
+    for c in ["q_cs", "q_patell", "q_bmp", "q_kp", "q_rank", "q_sign", "t_skew", "p_skew", "q_skew"]:
+        assert c in t.columns
+    bhar = t["window"] == "0:20"
+    assert t.loc[bhar, CAR_TESTS + ["q_cs", "q_patell", "q_bmp", "q_kp", "q_rank", "q_sign"]].isna().all().all()
+    assert t.loc[bhar, "t_skew"].notna().all() and t.loc[bhar, "p_skew"].notna().all()
+    assert t.loc[~bhar, ["t_skew", "p_skew", "q_skew"]].isna().all().all()
+    # one Benjamini-Hochberg family: every finite p-value of the table, all models, rows and tests together
+    p = t[P_TESTS].to_numpy().ravel()
+    ok = np.isfinite(p)
+    q = np.full(p.shape, np.nan)
+    q[ok] = multipletests(p[ok], method="fdr_bh")[1]
+    np.testing.assert_allclose(t[[c.replace("p_", "q_") for c in P_TESTS]].to_numpy().ravel(), q)
+    mt = res.multiple_testing
+    assert mt["method"] == "fdr_bh" and mt["n_tests"] == ok.sum() and mt["n_q_below_0.05"] == int((q[ok] < 0.05).sum())
+    assert res.to_dict()["multiple_testing"] == mt
+    s = res.summary()
+    assert "stars by Benjamini-Hochberg q" in s and f"{ok.sum()} tests" in s
+    # the BHAR row of the summary shows the skewness-adjusted t, and a -5:-1 (pre-event drift) row exists
+    assert "-5:-1" in s and "skew" in s
+
+
+# ------------------------------------------------------------- issue 9 on the bundled data
+@pytest.fixture(scope="module")
+def bundled_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study9") / "s"
+    cfg = out.parent / "cfg.yaml"
+    from backtests.config import bundled_config
+
+    doc = yaml.safe_load(bundled_config("default").read_text())  # the default selection, plus a pre-event drift window
+    doc["study"] = {"windows": ["-5:-1", "0:0", "0:1", "-1:1", "0:2", "0:5"]}
+    cfg.write_text(yaml.safe_dump(doc))
+    assert main(["study", "--config", str(cfg), "--out", str(out)]) == 0
+    return out
+
+
+def _groups_of(ar):
+    ev = ar.drop_duplicates("event_id").set_index("event_id")
+    g = {"all": list(ev.index), "scheduled": list(ev.index[ev["scheduled"].astype(bool)]), "unscheduled": list(ev.index[~ev["scheduled"].astype(bool)])}
+    for e, cs in ev["category"].items():
+        for c in str(cs).split("+"):
+            g.setdefault(c, []).append(e)
+    return g
+
+
+def test_abnormal_returns_csv_reproduces_every_caar_of_study_csv(bundled_study):
+    study = pd.read_csv(bundled_study / "study.csv")
+    ar = pd.read_csv(bundled_study / "abnormal_returns.csv")
+    assert list(ar.columns[:4]) == ["event_id", "model", "day", "ar"] and {"needs_day1", "category", "scheduled"} <= set(ar.columns)
+    groups = _groups_of(ar)
+    checked = 0
+    for _, row in study.iterrows():
+        a, b = (int(x) for x in row["window"].split(":"))
+        sub = ar[(ar["model"] == row["model"]) & ar["event_id"].isin(groups.get(row["group"], [])) & ar["day"].between(a, b)]
+        if b < 1:  # DESIGN: an unknown-time event counts only in windows that include day +1
+            sub = sub[~sub["needs_day1"].astype(bool)]
+        days = sub.groupby("event_id")["day"].nunique()
+        car = sub.groupby("event_id")["ar"].sum()[days == b - a + 1]  # events with every day of the window
+        assert row["n"] == len(car), (row["model"], row["group"], row["window"])
+        if len(car):
+            assert row["caar"] == pytest.approx(car.mean(), abs=1e-12), (row["model"], row["group"], row["window"])
+            checked += 1
+    assert checked > 200
+    # the unknown-time rule bites: 0:0 counts fewer events than 0:1
+    t = study[(study["model"] == "peer_adjusted") & (study["group"] == "all")].set_index("window")
+    assert t.loc["0:0", "n"] < t.loc["0:1", "n"]
+
+
+def test_caar_figure_counts_the_tables_events(bundled_study):
+    study = pd.read_csv(bundled_study / "study.csv")
+    ar = pd.read_csv(bundled_study / "abnormal_returns.csv")
+    pa = study[study["model"] == "peer_adjusted"].set_index(["group", "window"])
+    no_ids = pd.DataFrame({"event_id": pd.Series(dtype=str), "category": pd.Series(dtype=str)})  # categories come from abnormal_returns.csv
+    for lo, days in ((0, (0, 1, 2, 5)), (-1, (1,))):
+        paths = T.caar_paths(ar, no_ids, lo=lo, hi=5, min_events=1).set_index(["group", "day"])
+        for g in set(paths.index.get_level_values(0)):
+            for d in days:
+                row = pa.loc[(g, f"{lo}:{d}")]
+                if row["n"] == 0:
+                    assert (g, d) not in paths.index or paths.loc[(g, d), "n"] == 0
+                    continue
+                assert paths.loc[(g, d), "n"] == row["n"], (g, lo, d)
+                assert paths.loc[(g, d), "caar"] == pytest.approx(row["caar"]), (g, lo, d)
+
+
+def test_bundled_peer_adjusted_ar_uses_the_hedge_basket(bundled_study):
+    from backtests.study import _returns
+
+    ar = pd.read_csv(bundled_study / "abnormal_returns.csv")
+    doc = json.loads((bundled_study / "study.json").read_text())
+    ev = {e["event_id"]: e for e in doc["events"]}
+    msft = [e for e, v in ev.items() if v["company"] == "MSFT"]
+    assert msft and all(ev[e]["basket"] == ["GOOGL", "META", "ORCL"] for e in msft)
+    rets, _ = _returns(["AMZN", "MSFT", "GOOGL", "META", "ORCL"])
+    e = msft[0]
+    d0 = pd.Timestamp(ev[e]["day0"])
+    p = rets.index.get_loc(d0)
+    got = ar[(ar["event_id"] == e) & (ar["model"] == "peer_adjusted") & (ar["day"] == 1)]["ar"].iloc[0]
+    r1 = rets.iloc[p + 1]
+    assert got == pytest.approx(r1["AMZN"] - r1[["GOOGL", "META", "ORCL"]].mean())
+
+
+def test_bundled_study_multiple_testing_and_bhar_rows(bundled_study):
+    study = pd.read_csv(bundled_study / "study.csv")
+    doc = json.loads((bundled_study / "study.json").read_text())
+    mt = doc["multiple_testing"]
+    p = study[P_TESTS].to_numpy().ravel()
+    ok = np.isfinite(p)
+    assert mt["method"] == "fdr_bh" and mt["n_tests"] == int(ok.sum())
+    q = multipletests(p[ok], method="fdr_bh")[1]
+    np.testing.assert_allclose(study[[c.replace("p_", "q_") for c in P_TESTS]].to_numpy().ravel()[ok], q)
+    bhar = study["window"].isin(["0:20", "0:60"])
+    assert study.loc[bhar, CAR_TESTS].isna().all().all() and study.loc[bhar & (study["n"] >= 3), "t_skew"].notna().all()
+    assert "-5:-1" in set(study["window"])
+
+
+def test_estimation_windows_leave_out_the_whole_calendar():
+    from backtests.config import load_config
+    from backtests.study import study_for_config
+    from events.loader import load_calendar
+
+    cfg = load_config(None)  # default: AI-infrastructure events only, earnings not selected
+    out = study_for_config(cfg)
+    res = out.results
+    cal = load_calendar(bundled=True, earnings=True).frame
+    earn = cal[(cal["category"] == "earnings") & cal["company"].isin(["AMZN", "MSFT", "GOOGL", "META", "ORCL"])]
+    day0s = set(pd.DatetimeIndex(earn["day0"]))
+    assert len(day0s) > 100
+    for f in res.fits:
+        est_days = set(res.sessions[f.est])
+        assert not est_days & day0s, f.event_id
+    assert "calendar" in res.summary()
