@@ -47,3 +47,17 @@ def describe(counts: dict) -> str:
     """One line for people: '79 in the calendar, 48 selected, 45 after merging same-session news, ...'."""
     return (f"{counts['calendar']} in the calendar, {counts['selected']} selected, {counts['events']} after the cluster rule, "
             f"{counts['tradable']} tradable, {counts['traded']} traded in {counts['trades']} trades")
+
+
+def why_nothing_traded(events_table: pd.DataFrame, counts: dict) -> str:
+    """A sentence for a run with no trade: which step left nothing, with the
+    most common reasons of events.csv ('' when something was traded)."""
+    if counts["trades"]:
+        return ""
+    if not counts["selected"]:
+        return "nothing was traded: no event passed the config's filters and dates"
+    if not counts["tradable"] and counts["events"]:
+        sel = events_table[events_table["selected"].astype(bool)]
+        top = sel["reason"].str.replace(r"^as part of [^:]+: ", "", regex=True).value_counts().head(3)
+        return "nothing was traded: no event had a legal entry and exit inside the data (" + "; ".join(f"{n} x {r}" for r, n in top.items()) + ")"
+    return "nothing was traded: every tradable event was left out by the strategy's rules (see events.csv 'reason')"

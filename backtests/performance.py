@@ -120,7 +120,7 @@ def alpha_beta_hac(returns, factor, annualization: int = ANN, maxlags: int | Non
     df = pd.DataFrame({"r": pd.Series(returns, dtype=float), "f": pd.Series(factor, dtype=float)}).dropna()
     n = len(df)
     nan = float("nan")
-    if n < 10 or df["f"].std() == 0:
+    if n < 10 or df["f"].std() == 0 or df["r"].std() == 0:  # nothing to explain (e.g. a run that never traded)
         return {"alpha": nan, "alpha_ann": nan, "beta": nan, "alpha_tstat_hac": nan, "alpha_pvalue_hac": nan, "beta_tstat_hac": nan, "r2": nan, "nobs": n, "maxlags": 0}
     lags = newey_west_lags(n) if maxlags is None else maxlags
     res = sm.OLS(df["r"].to_numpy(), sm.add_constant(df["f"].to_numpy())).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})

@@ -20,6 +20,7 @@ from backtests.counts import event_counts
 from backtests.engine import check_trades_agree, simulate
 from backtests.marketdata import load_prices
 from backtests.performance import summary_metrics
+from backtests.traded_windows import traded_window_returns
 from events.align import align
 from events.clusters import apply_policy, find_clusters
 from events.errors import InputError, Problem
@@ -46,6 +47,7 @@ class RunResult:
     context: StrategyContext | None = None
     signals: pd.DataFrame | None = None  # the target's signals as known at each session
     counts: dict = field(default_factory=dict)  # backtests.counts.event_counts
+    per_event: pd.DataFrame | None = None  # backtests.traded_windows: entry fill to exit fill, overnight gap apart
 
 
 def _config(config) -> dict:
@@ -140,7 +142,9 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     # net exposure held over session t: the book after t's open fills, or after t-1's close fills
     exposure["net_held"] = exposure["net"] if pf["fill"] == "open" else exposure["net"].shift(1).fillna(0.0)
     exposure.index.name = "date"
-    counts = event_counts(events_out, resolved, plans, {eid for e in episodes for eid in e.event_ids}, trades)
+    traded_ids = {eid for e in episodes for eid in e.event_ids}
+    counts = event_counts(events_out, resolved, plans, traded_ids, trades)
+    per_event = traded_window_returns(plans, tr, sessions, pf["fill"], u["target"], peers, traded_ids)
     summary = summary_metrics(returns, trades, exposure, counts)
     summary.update({f"n_events_{k}": float(counts[k]) for k in ("calendar", "selected", "tradable", "traded")})
     prints = {f"prices/{t}.csv": prices[t].sha256 for t in tickers}
@@ -148,7 +152,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     prints.update(fund_prints)
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
-    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_daily, counts)
+    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_daily, counts, per_event)
 
 
 RUN_SIGNALS = ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")

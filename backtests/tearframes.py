@@ -139,3 +139,30 @@ def per_event_returns(events: pd.DataFrame, returns: pd.DataFrame, first: int = 
         rows.append({"event_id": e["event_id"], "category": e["category"], "reaction_session": e["reaction_session"], "amzn": a, "peer_basket": b,
                      "excess": a - b, "traded": bool(e["traded"]), "reason": e["reason"]})
     return pd.DataFrame(rows, columns=["event_id", "category", "reaction_session", "amzn", "peer_basket", "excess", "traded", "reason"])
+
+
+def per_event_table(events: pd.DataFrame, per_event: pd.DataFrame) -> pd.DataFrame:
+    """One row per selected event unit (after the cluster rule): its traded
+    window returns from per_event.csv (:mod:`backtests.traded_windows`; NaN
+    where it had no legal entry and exit), and whether it was traded or why not
+    (from events.csv). Columns: ``event_id, category, reaction_session, entry,
+    exit, excess_gap, amzn_traded, basket_traded, excess_traded, traded,
+    reason, headline``.
+    """
+    sel = events[events["selected"].astype(bool) & events["unit"].astype("string").fillna("").ne("")]
+    first = sel.drop_duplicates("unit").set_index("unit")
+    heads = sel.groupby("unit")["headline"].agg(lambda h: " | ".join(map(str, h)))
+    cats = sel.groupby("unit")["category"].agg(lambda c: "+".join(sorted(set(map(str, c)))))
+    pe = per_event.set_index("event_id") if len(per_event) else pd.DataFrame()
+    rows = []
+    for unit, e in first.iterrows():
+        p = pe.loc[unit] if unit in pe.index else None
+        get = (lambda c: p[c]) if p is not None else (lambda c: np.nan)
+        rows.append({"event_id": unit, "category": cats[unit], "reaction_session": e["reaction_session"],
+                     "entry": get("entry_session") if p is not None else "", "exit": get("exit_session") if p is not None else "",
+                     "excess_gap": get("excess_gap"), "amzn_traded": get("amzn_traded"), "basket_traded": get("basket_traded"),
+                     "excess_traded": get("excess_traded"), "traded": bool(e["traded"]),
+                     "reason": str(e["reason"]).replace(f"as part of {unit}: ", ""), "headline": heads[unit]})
+    cols = ["event_id", "category", "reaction_session", "entry", "exit", "excess_gap", "amzn_traded", "basket_traded", "excess_traded", "traded",
+            "reason", "headline"]
+    return pd.DataFrame(rows, columns=cols)

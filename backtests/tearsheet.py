@@ -47,6 +47,7 @@ class RunData:
     signals: pd.DataFrame | None
     study: pd.DataFrame | None
     ar: pd.DataFrame | None
+    per_event: pd.DataFrame | None = None
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -71,6 +72,7 @@ def load_run(run_dir: str | Path) -> RunData:
             json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {},
             returns, pd.read_csv(d / "trades.csv"), pd.read_csv(d / "events.csv", keep_default_na=False, na_values=[""]),
             exp["exposure"] if exp is not None else None, sig, csv("study.csv"), csv("abnormal_returns.csv"),
+            csv("per_event.csv", keep_default_na=False, na_values=[""]),
         )
     except (ValueError, KeyError, json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InputError(Problem(f"cannot read the run files: {exc}", path=str(d), expected="files as written by 'aibt run'"))
@@ -101,12 +103,19 @@ def make_figures(run: RunData) -> list[tuple[str, str, Figure, str]]:
     if run.ar is not None and len(run.ar):
         lo = int(run.ar["day"].min())
         paths = T.caar_paths(run.ar, run.events, lo=lo)
+    if run.ar is not None and len(run.ar) and len(paths):
         out.append(("caar_by_category", "Event-window CAAR", F.caar_by_category(paths, src + " Event study: peer-adjusted model."),
                     f"Mean cumulative abnormal return of the target against the peer basket, cumulated from day {lo}, by event category "
                     "(events counted in every category they hold), with a 95% band from the cross-sectional standard error."))
-    pe = T.per_event_returns(run.events, r)
-    out.append(("excess_distribution", "Per-event excess returns", F.excess_distribution(pe, src, "0:1"),
-                "AMZN minus the peer basket, compounded over day 0 and day +1 (close to close), for every selected event in the run period."))
+    if _has_traded_windows(run):
+        pe = T.per_event_table(run.events, run.per_event).rename(columns={"excess_traded": "excess"}).dropna(subset=["excess"])
+        out.append(("excess_distribution", "Per-event excess returns", F.excess_distribution(pe, src, "entry fill to exit fill"),
+                    f"{u['target']} minus the event's own hedge basket, from each event's entry fill to its exit fill (the part a trade could earn; "
+                    "the overnight gap before the first fill is left out), for every event unit with a legal entry and exit in the run."))
+    else:  # a run directory from before per_event.csv existed
+        pe = T.per_event_returns(run.events, r)
+        out.append(("excess_distribution", "Per-event excess returns", F.excess_distribution(pe, src, "0:1"),
+                    "AMZN minus the peer basket, compounded over day 0 and day +1 (close to close), for every selected event in the run period."))
     if run.signals is not None and len(run.signals):
         ev = run.events
         marks = pd.concat([
@@ -160,11 +169,18 @@ def context(run: RunData, figs: list) -> dict:
                     c = {"text": f"{c['text']} ({x[p]:.3f})", "cls": "sig" if x[p] < 0.05 else ""}
                 row.append(c)
             study_rows.append(row)
-    pe = T.per_event_returns(run.events, run.returns)
-    head = run.events.set_index("event_id")["headline"] if "headline" in run.events else pd.Series(dtype=object)
-    per_event = [{"event_id": e.event_id, "category": e.category, "reaction_session": e.reaction_session, "amzn": _fmt(e.amzn),
-                  "peer_basket": _fmt(e.peer_basket), "excess": _fmt(e.excess), "reason": e.reason, "headline": head.get(e.event_id, "")}
-                 for e in pe.itertuples()]
+    if _has_traded_windows(run):
+        pe = T.per_event_table(run.events, run.per_event)
+        per_event = [{"event_id": e.event_id, "category": e.category, "reaction_session": e.reaction_session,
+                      "window": f"{e.entry} to {e.exit}" if e.entry else "-", "gap": _fmt(e.excess_gap), "amzn": _fmt(e.amzn_traded),
+                      "peer_basket": _fmt(e.basket_traded), "excess": _fmt(e.excess_traded), "reason": e.reason, "headline": e.headline}
+                     for e in pe.itertuples()]
+    else:
+        pe = T.per_event_returns(run.events, run.returns)
+        head = run.events.set_index("event_id")["headline"] if "headline" in run.events else pd.Series(dtype=object)
+        per_event = [{"event_id": e.event_id, "category": e.category, "reaction_session": e.reaction_session, "window": "0:1", "gap": _fmt(None),
+                      "amzn": _fmt(e.amzn), "peer_basket": _fmt(e.peer_basket), "excess": _fmt(e.excess), "reason": e.reason,
+                      "headline": head.get(e.event_id, "")} for e in pe.itertuples()]
     tcols = [("episode", "int"), ("event_ids", "str"), ("side", "int"), ("entry", "str"), ("exit", "str"), ("sessions_held", "int"),
              ("pnl_net", "money"), ("commission", "money"), ("borrow", "money"), ("return_on_gross", "pct"), ("excess_return", "pct")]
     trades = [[_fmt(t[c], k) if k != "str" else {"text": "" if pd.isna(t[c]) else str(t[c]), "cls": "l" if c == "event_ids" else ""} for c, k in tcols]
@@ -187,6 +203,7 @@ def context(run: RunData, figs: list) -> dict:
         "universe": u,
         "costs": f"commission {cfg['costs']['commission_bps']} bps and slippage {cfg['costs']['slippage_bps']} bps per side, borrow {cfg['costs']['borrow_bps']} bps a year; "
                  f"fills at the {cfg['portfolio']['fill']}; gross {cfg['portfolio']['gross']}, hedge {cfg['portfolio']['hedge']}",
+        "notices": _notices(run, figs),
         "events_desc": f"categories {', '.join(ev['categories'] or ['all'])}; affecting {', '.join(ev['tickers'] or ['any'])}; clusters '{ev['clusters']}'; "
                        + _counts_line(run.summary),
         "version": m.get("aibt_version", "?"), "commit": m.get("git_commit"), "python": m.get("python", "?"),
@@ -203,6 +220,30 @@ def context(run: RunData, figs: list) -> dict:
         "trade_header": ["#", "events", "side", "entry", "exit", "sessions", "net P&L (USD)", "commission", "borrow", "return on gross", "AMZN - basket"],
         "trades": trades, "drawdowns": drawdowns,
     }
+
+
+def _has_traded_windows(run: RunData) -> bool:
+    return run.per_event is not None and "selected" in run.events and "unit" in run.events
+
+
+def _notices(run: RunData, figs: list) -> list[str]:
+    """What a reader must know before the numbers: nothing traded, figures left out."""
+    from backtests.counts import why_nothing_traded
+
+    out = []
+    s = run.summary
+    if not s.get("n_trades"):
+        ev = run.events
+        if "selected" in ev:
+            counts = {"trades": 0, "selected": int(ev["selected"].astype(bool).sum()), "events": int(s.get("n_events") or 0),
+                      "tradable": int(s.get("n_events_tradable") or 0)}
+            out.append(why_nothing_traded(ev, counts).capitalize() + ".")
+        else:
+            out.append("Nothing was traded.")
+    names = {f[0] for f in figs}
+    if run.ar is not None and "caar_by_category" not in names:
+        out.append("No CAAR figure: fewer than 3 events have abnormal returns for the event study.")
+    return out
 
 
 def _counts_line(summary: dict) -> str:

@@ -81,6 +81,10 @@ def plan_event_trades(
     listing the events); for a scheduled event entered before its date was
     public the event is not traded and says so.
 
+    With open fills, an entry planned on the run's first session is filled at
+    the next open (no decision can be taken before the first session), and
+    ``entry_offset_used`` says so.
+
     Returns the aligned frame plus ``entry``, ``exit`` (sessions, NaT if not
     tradable), ``entry_offset_used`` and ``reason`` ('' when tradable).
     """
@@ -107,18 +111,23 @@ def plan_event_trades(
                 reasons.append(f"entry at offset {off} is before the date was public (earliest {legal_first})")
                 continue
         reason = ""
+        # with open fills nothing can be decided before the run's first session: its first fill is the next open
+        first_fill = 1 if fill == "open" else 0
+        at = max(p0 + off, first_fill) if p0 >= 0 and p0 + off >= 0 else p0 + off
         if p0 < 0:
-            reason = "day 0 outside the price data"
+            reason = "day 0 outside the run's sessions"
         elif off >= exit_offset:
             reason = f"exit offset {exit_offset} is not after the entry offset {off}"
         elif p0 + off < 0:
-            reason = "entry before the start of the price data"
+            reason = "entry before the start of the run"
         elif p0 + exit_offset >= n:
-            reason = "exit after the end of the price data"
+            reason = "exit after the end of the run"
+        elif at >= p0 + exit_offset:
+            reason = "the run's first fill is not before the exit"
         if reason:
             entries.append(pd.NaT), exits.append(pd.NaT), used.append(off), reasons.append(reason)
             continue
-        entries.append(sessions[p0 + off]), exits.append(sessions[p0 + exit_offset]), used.append(off), reasons.append("")
+        entries.append(sessions[at]), exits.append(sessions[p0 + exit_offset]), used.append(at - p0), reasons.append("")
     if illegal:
         ids = ", ".join(f"{e['event_id']} ({e['time']}, day 0 {e['day0'].date()})" for e in illegal[:8])
         more = f" and {len(illegal) - 8} more" if len(illegal) > 8 else ""

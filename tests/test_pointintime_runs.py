@@ -129,3 +129,67 @@ def test_excess_is_over_a_basket_position_of_the_same_net_exposure():
     naive = (1 + r["amzn"] - r["peer_basket"]).prod() - 1
     assert bh.summary["excess_total_return"] == pytest.approx(naive, abs=0.15)
     assert bh.exposure["net_held"].iloc[5:].between(0.9, 1.0).all()
+
+
+@pytest.mark.parametrize("rows,why", [
+    ("outside,2023-06-01,bmo,false,AMZN,AMZN,custom_silicon,before the run,,,high\n", "no event"),
+    ("only_one,2024-06-03,bmo,false,AMZN,AMZN,custom_silicon,one event,,,high\n", None),
+    ("late_one,2024-12-30,amc,false,AMZN,AMZN,custom_silicon,too late to trade,,,high\n", "no trade"),
+])
+def test_runs_with_nothing_or_little_to_trade_finish_with_a_tear_sheet(tmp_path, capsys, rows, why):
+    f = tmp_path / "ev.csv"
+    f.write_text(HEADER + rows)
+    p = tmp_path / "c.yaml"
+    p.write_text(f"events: {{files: [{f}], bundled: false, earnings: false}}\ndates: {{start: 2024-01-02, end: 2024-12-31}}\n")
+    out = tmp_path / "out"
+    code = main(["run", "--config", str(p), "--out", str(out)])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    assert (out / "tearsheet.html").exists() and (out / "summary.json").exists()
+    if why:
+        assert "nothing was traded" in cap.out
+
+
+def test_entry_on_the_first_session_is_reported_at_its_real_fill(tmp_path):
+    """With open fills nothing can be decided before the first session, so a plan
+    entering at its open fills at the next open; trades.csv says so and prices it there."""
+    f = _events(tmp_path, "first_day,2024-01-02,bmo,false,AMZN,AMZN,custom_silicon,news on the first session,,,high\n")
+    res = run(_cfg(f))
+    t = res.trades.iloc[0]
+    assert res.fills["date"].min() == pd.Timestamp("2024-01-03")
+    assert t["entry"] == "2024-01-03"
+    tr = {x: res.context.returns for x in ["AMZN"]}  # noqa: F841 (documentation of the inputs used)
+    from backtests.marketdata import load_prices
+
+    amzn = load_prices(["AMZN"])["AMZN"].total_return_ohlc()
+    exit_ = pd.Timestamp(t["exit"])
+    assert t["amzn_return"] == pytest.approx(amzn.at[exit_, "open"] / amzn.at[pd.Timestamp("2024-01-03"), "open"] - 1, rel=1e-12)
+    ev = res.events.set_index("event_id")
+    assert ev.loc["first_day", "entry_session"] == "2024-01-03"
+
+
+def test_per_event_returns_run_from_entry_fill_to_exit_fill_with_the_gap_apart():
+    from backtests.config import bundled_config
+    from backtests.marketdata import load_prices
+
+    res = run(str(bundled_config("default")))
+    pe = res.per_event.set_index("event_id")
+    px = {t: load_prices([t])[t].total_return_ohlc() for t in ["AMZN", "MSFT", "GOOGL", "META", "ORCL"]}
+    sessions = res.context.sessions
+    checked = 0
+    for eid, r in pe.iterrows():
+        e, x, d0 = pd.Timestamp(r["entry_session"]), pd.Timestamp(r["exit_session"]), pd.Timestamp(r["reaction_session"])
+        basket = r["basket"].split(";")
+        amzn = px["AMZN"].at[x, "open"] / px["AMZN"].at[e, "open"] - 1
+        bask = sum(px[t].at[x, "open"] / px[t].at[e, "open"] - 1 for t in basket) / len(basket)
+        assert r["excess_traded"] == pytest.approx(amzn - bask, abs=1e-12)
+        prev = sessions[sessions.get_loc(d0) - 1]
+        gap = px["AMZN"].at[e, "open"] / px["AMZN"].at[prev, "close"] - 1
+        assert r["amzn_gap"] == pytest.approx(gap, abs=1e-12)
+        # the close-to-close move from day -1 to the exit open splits exactly into the gap and the traded part
+        whole = px["AMZN"].at[x, "open"] / px["AMZN"].at[prev, "close"] - 1
+        assert (1 + r["amzn_gap"]) * (1 + r["amzn_traded"]) - 1 == pytest.approx(whole, abs=1e-12)
+        company = res.context.events.set_index("event_id").loc[eid, "company"]
+        assert not set(str(company).split("+")) & set(basket)
+        checked += 1
+    assert checked == res.counts["tradable"] > 30
