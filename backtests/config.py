@@ -57,6 +57,8 @@ SCHEMA: dict = {
         "companies": Leaf("list[str]", None, nullable=True),
         "min_confidence": Leaf("choice", "low", ("low", "medium", "high")),
         "clusters": Leaf("choice", "merge", POLICIES),  # 'drop' is refused for runs (see resolve)
+        # sessions before day 0 a scheduled event's date is assumed public (no public_since in its file):
+        # an assumption with no data behind it, kept conservative (DATA.md)
         "notice_sessions": Leaf("int", 5, minimum=0),
     },
     "portfolio": {
