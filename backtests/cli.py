@@ -37,16 +37,19 @@ def cli():
 @cli.command("run")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Run config YAML (default: the bundled default config; see backtests/configs/).")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (default reports/<name>-<UTC time>).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default reports/<name>-<UTC time>): a new path, an empty directory or a previous run directory, "
+                   "which is replaced; a folder holding anything else is refused (exit 2).")
 def run_cmd(config_path, out):
     """Run a backtest and write its run directory."""
     import datetime as dt
 
     from backtests.config import load_config
-    from backtests.rundir import default_run_dir, write_run
+    from backtests.rundir import check_out_dir, default_run_dir, write_run
     from backtests.runner import run
 
     started = dt.datetime.now(dt.timezone.utc)
+    check_out_dir(out or default_run_dir("run"))  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
     cfg = load_config(config_path)
     result = run(cfg)
     for w in result.warnings:
@@ -115,17 +118,20 @@ def tearsheet_cmd(run_dir, pdf):
 
 @cli.command("study")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Run config YAML (default: the bundled default).")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Directory to write (default reports/<name>-study-<UTC time>).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Directory to write (default reports/<name>-study-<UTC time>): a new path, an empty directory or a previous "
+                   "aibt run or study directory, which is replaced; a folder holding anything else is refused (exit 2).")
 @click.option("--model", default=None, type=click.Choice(["market_adjusted", "market_model", "peer_adjusted"]), help="Print one model only.")
 def study_cmd(config_path, out, model):
     """Event study of the config's events: CAAR table with tests; writes study.json, study.csv, abnormal_returns.csv."""
     import datetime as dt
 
     from backtests.config import load_config
-    from backtests.rundir import default_run_dir, write_study_dir
+    from backtests.rundir import check_out_dir, default_run_dir, write_study_dir
     from backtests.study import study_for_config
 
     started = dt.datetime.now(dt.timezone.utc)
+    check_out_dir(out or default_run_dir("study"))  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
     cfg = load_config(config_path)
     study = study_for_config(cfg)
     click.echo(study.results.summary(model=model))

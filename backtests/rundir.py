@@ -5,6 +5,19 @@ place at the end; on any failure the temporary directory is removed, so a
 half-written run directory never exists. Re-running into an existing
 ``--out`` replaces it only once the new one is complete.
 
+What may be replaced (DESIGN.md: ``--out`` never deletes or overwrites anything
+that is not a previous aibt run directory): a new path, an existing *empty*
+directory, or a previous aibt run or study directory, recognised by the
+``manifest.json`` aibt writes (a JSON object with ``aibt_version``; a web
+project's manifest.json does not count). Anything else is refused with an
+:class:`~events.errors.InputError` (exit 2 in the CLI): a folder holding other
+files, a file, a path under a file, a symbolic link, or a parent directory that
+cannot be created or written. :func:`check_out_dir` checks this up front
+(the CLI calls it before any work); :func:`atomic_directory` checks it again
+when it starts and once more at the final swap, so Python callers of
+:func:`write_run` are protected too and a file dropped into an empty ``--out``
+while the run worked is never removed.
+
 ``summary.json``, ``returns.csv`` and ``trades.csv`` hold no timestamps or
 paths: the same inputs give byte-identical files.
 """
@@ -18,6 +31,7 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -25,6 +39,7 @@ import pandas as pd
 
 from backtests import __version__
 from backtests.config import config_hash, dump_yaml
+from events.errors import InputError, Problem
 
 SUMMARY_KEYS = [
     "start", "end", "total_return", "cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar",
@@ -92,27 +107,141 @@ def write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
     frame.to_csv(path, index=index, float_format=FLOAT_FORMAT, lineterminator="\n", date_format="%Y-%m-%d")
 
 
+OUT_EXPECTED = "a new path, an empty directory, or a previous aibt run directory with its manifest.json"
+WRITABLE = "a path whose parent directory exists or can be created, and can be written"
+
+
+def is_run_directory(path: str | Path) -> bool:
+    """Whether ``path`` is a directory written by aibt: its manifest.json is a JSON object with ``aibt_version``."""
+    m = Path(path) / "manifest.json"
+    try:
+        data = json.loads(m.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "aibt_version" in data
+
+
+def _refuse(out: Path, message: str, expected: str = OUT_EXPECTED) -> InputError:
+    return InputError(Problem(message, path=str(out), field="--out", expected=expected))
+
+
+def _check_existing(out: Path) -> None:
+    """Refuse an existing ``out`` that aibt may not replace (see the module docstring)."""
+    if out.is_symlink():
+        raise _refuse(out, "is a symbolic link; aibt does not replace links", "the real directory's path, or a new path")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise _refuse(out, "is a file, not a directory; aibt never overwrites it")
+    if is_run_directory(out):
+        return
+    try:
+        names = sorted(p.name for p in out.iterdir())
+    except OSError as exc:
+        raise _refuse(out, f"cannot be read ({exc.strerror or exc})") from None
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise _refuse(out, f"exists and is not an aibt run directory (no aibt manifest.json); it holds {shown}, "
+                           "which aibt never deletes")
+
+
+def _make_parents(out: Path) -> list[Path]:
+    """Create ``out``'s missing parent directories; return those created, deepest last.
+
+    Raises :class:`InputError` when an existing ancestor is a file or a parent
+    cannot be created (having removed any it created first).
+    """
+    missing = []
+    p = out.parent
+    while not p.exists() and not p.is_symlink() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    if p.exists() and not p.is_dir():
+        raise _refuse(out, f"lies under {p}, which is a file, not a directory", WRITABLE)
+    created: list[Path] = []
+    try:
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
+    except OSError as exc:
+        _remove_created(created)
+        raise _refuse(out, f"cannot be written: its parent {exc.filename or d} cannot be created ({exc.strerror or exc})", WRITABLE) from None
+    return created
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove directories this process created (deepest first), as long as they are still empty."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """Refuse, before any work, an ``out`` aibt may not write (DESIGN.md's ``--out`` contract).
+
+    Raises :class:`InputError` naming the path and what was expected when
+    ``out`` is a file, a folder that is neither empty nor an aibt run
+    directory, a symbolic link, lies under a file, or its parent cannot be
+    created or written (a probe directory is created in the parent and
+    removed). Leaves nothing behind: parents it created for the probe are
+    removed again. Returns ``Path(out)``.
+    """
+    out = Path(out)
+    _check_existing(out)
+    created = _make_parents(out)
+    try:
+        probe = Path(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent))
+        probe.rmdir()
+    except OSError as exc:
+        raise _refuse(out, f"cannot be written: no new directory can be made in {out.parent} ({exc.strerror or exc})", WRITABLE) from None
+    finally:
+        _remove_created(created)
+    return out
+
+
 @contextlib.contextmanager
 def atomic_directory(out: str | Path):
     """Yield a hidden temporary sibling of ``out``; on success it replaces
     ``out`` (an existing one only once the new one is complete), on any error
-    it is removed and ``out`` is left as it was."""
+    it is removed and ``out`` is left as it was.
+
+    Only a new path, an empty directory or a previous aibt run directory is
+    replaced; anything else raises :class:`InputError`, checked before the
+    temporary directory is made and again at the swap. Parent directories
+    created here are removed again if the write fails.
+    """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_existing(out)
+    created = _make_parents(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+    except OSError as exc:
+        _remove_created(created)
+        raise _refuse(out, f"cannot be written: no new directory can be made in {out.parent} ({exc.strerror or exc})", WRITABLE) from None
     try:
         yield tmp
-        if out.exists():
+        _check_existing(out)  # again: the folder may have changed while the run worked
+        if out.exists() and is_run_directory(out):
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             out.rename(old)
             tmp.rename(out)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            tmp.rename(out)
+            # a new path, or an empty directory: rename(2) replaces an empty
+            # directory and fails (ENOTEMPTY) if a file appeared meanwhile
+            try:
+                tmp.rename(out)
+            except OSError as exc:
+                if out.is_dir() and any(out.iterdir()):
+                    _check_existing(out)
+                raise _refuse(out, f"cannot be written ({exc.strerror or exc})", WRITABLE) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_created(created)
         raise
 
 
