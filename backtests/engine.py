@@ -47,7 +47,11 @@ def simulate(strategy_cls, targets: pd.DataFrame, frames: dict[str, pd.DataFrame
     broker.set_checksubmit(False)
     broker.set_shortcash(True)
     if slippage_bps:
-        broker.set_slippage_perc(slippage_bps / 1e4, slip_open=True, slip_limit=True, slip_match=True, slip_out=False)
+        # charged in full: slip_out=True lets the slipped price leave the bar's high/low range. With
+        # slip_out=False Backtrader caps a buy at the high and a sell at the low, so a fill at an open that
+        # is the day's extreme paid less than the configured slippage (and with close fills the cap was the
+        # *next* session's high/low, a peek at the future). Every fill is reference x (1 +/- slippage).
+        broker.set_slippage_perc(slippage_bps / 1e4, slip_open=True, slip_limit=True, slip_match=True, slip_out=True)
     broker.addcommissioninfo(PercentCommission(commission=commission_bps / 1e4))
     cerebro.addstrategy(strategy_cls, targets=targets, fill=fill, borrow_bps=borrow_bps, fractional=fractional)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="timereturn", timeframe=bt.TimeFrame.Days)

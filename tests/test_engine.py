@@ -77,6 +77,36 @@ def test_slippage_on_paper():
     assert r.final_value == pytest.approx(10_000 + pnl)
 
 
+def test_slippage_is_charged_in_full_when_the_open_is_the_bars_extreme():
+    """Slippage is never capped at the bar's high/low: a buy at an open that is the
+    day's high still pays open x (1 + slippage), a sell at the low gets low x (1 - slippage)."""
+
+    def tight(opens, closes):  # high/low exactly max/min(open, close)
+        o, c = pd.Series(opens, index=S, dtype=float), pd.Series(closes, index=S, dtype=float)
+        return pd.DataFrame({"open": o, "high": pd.concat([o, c], axis=1).max(axis=1), "low": pd.concat([o, c], axis=1).min(axis=1),
+                             "close": c, "volume": 1e6})
+
+    frames = {
+        #                s0   s1   s2   s3   s4   s5   s6
+        "AAA": tight([99, 100, 101, 104, 110, 111, 112], [100, 100, 100, 108, 111, 112, 113]),  # s2 opens at its high, s4 at its low
+        "BBB": tight([50, 50, 50, 47, 45, 44, 44], [50, 50, 51, 46, 44, 44, 44]),  # s2 opens at its low, s4 at its high
+    }
+    eps = [Episode(1, ["e1"], 1, S[2], S[4], {"AAA": 0.5, "BBB": -0.5})]
+    targets = target_weights(eps, S, ["AAA", "BBB"])
+    r = simulate(ScheduleStrategy, targets, frames, cash=10_000.0, commission_bps=0.0, slippage_bps=10.0, borrow_bps=0.0)
+    f = r.fills.set_index(["date", "ticker"])
+    up, down = 1 + 10.0 / 1e4, 1 - 10.0 / 1e4
+    exact = dict(rel=1e-13, abs=0)  # exact but for float rounding
+    assert f.loc[(S[2], "AAA"), "price"] == pytest.approx(101 * up, **exact)  # above the bar's high of 101
+    assert f.loc[(S[2], "BBB"), "price"] == pytest.approx(50 * down, **exact)  # below the bar's low of 50
+    assert f.loc[(S[4], "AAA"), "price"] == pytest.approx(110 * down, **exact)
+    assert f.loc[(S[4], "BBB"), "price"] == pytest.approx(45 * up, **exact)
+    # sizes from the s1 close: 5000/100 = 50 AAA, -5000/50 = -100 BBB
+    assert f.loc[(S[2], "AAA"), "size"] == pytest.approx(50) and f.loc[(S[2], "BBB"), "size"] == pytest.approx(-100)
+    pnl = 50 * (110 * down - 101 * up) - 100 * (45 * up - 50 * down)
+    assert r.final_value == pytest.approx(10_000 + pnl, rel=1e-12)
+
+
 def test_overlapping_events_extend_never_double():
     plans = pd.DataFrame({"event_id": ["e1", "e2"], "side": [1, 1], "entry": [S[2], S[3]], "exit": [S[4], S[5]]})
     eps, notes = build_episodes(plans, "extend")
