@@ -149,15 +149,18 @@ def test_fills_agree_with_backtrader_transactions():
     from backtests.engine import check_fills_agree
 
     r = sim(one_episode())
+    # a transactions dict shaped like Backtrader's (bar datetime -> [size, price, sid, name, -value]), from the good fills
+    tx = {}
+    for row in r.fills.itertuples():
+        tx.setdefault(pd.Timestamp(row.notified).to_pydatetime(), []).append([row.size, row.price, 0, row.ticker, -row.value])
+    assert sum(len(v) for v in tx.values()) == len(r.fills) == 6
+    check_fills_agree(r.fills, tx)  # agrees: must not raise (outside pytest.raises, so a false alarm fails the test)
     bad = r.fills.copy()
     bad.loc[0, "size"] += 1
     with pytest.raises(RuntimeError, match="disagree"):
-        # rebuild a transactions dict from the good fills and compare with the tampered ones
-        tx = {}
-        for row in r.fills.itertuples():
-            tx.setdefault(pd.Timestamp(row.notified).to_pydatetime(), []).append([row.size, row.price, 0, row.ticker, -row.value])
-        check_fills_agree(r.fills, tx)  # agrees
-        check_fills_agree(bad, tx)  # does not
+        check_fills_agree(bad, tx)  # one share off: must raise
+    with pytest.raises(RuntimeError, match="disagree"):
+        check_fills_agree(r.fills.iloc[1:], tx)  # a fill missing: must raise
 
 
 def test_strategy_returns_compound_to_final_value():
