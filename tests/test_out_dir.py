@@ -134,10 +134,11 @@ def test_unwritable_parent_is_refused_as_root_too(tmp_path, capsys, no_work):
     """Permissions do not stop root; /proc refuses new directories to everyone."""
     if not Path("/proc/self").exists():
         pytest.skip("needs Linux /proc")
-    out = Path("/proc") / f"aibt-test-{os.getpid()}" / "run"
-    assert main(["run", "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert str(out) in err and "cannot be written" in err and "Traceback" not in err
+    new = Path("/proc") / f"aibt-test-{os.getpid()}"
+    for out in (new / "run", new):  # a parent that cannot be created; an existing parent that cannot be written
+        assert main(["run", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert str(out) in err and "cannot be written" in err and "Traceback" not in err
 
 
 def test_empty_directory_is_used(tmp_path, cheap_config):
