@@ -2,7 +2,9 @@
 
 :func:`study_for_config` runs the event study on the config's event selection
 (with the study's own cluster rule) over the full price history (estimation
-windows may reach before the run's start), plus:
+windows may reach before the run's start). Estimation windows leave out the
+whole calendar around the target, not only the selected events (see
+:func:`calendar_exclusions`). Plus:
 
 * performance: the strategy's daily returns regressed on the peer basket and
   on the market with Newey-West (HAC) errors (when a run result is given);
@@ -11,6 +13,13 @@ windows may reach before the run's start), plus:
 
 :func:`write_study` writes ``study.json``, ``study.csv`` and
 ``abnormal_returns.csv`` into a directory.
+
+Counting rule shared by ``study.csv`` and ``abnormal_returns.csv``: an event
+counts in window ``a:b`` of a model when abnormal_returns.csv has its AR for
+every day ``a..b`` and, if its ``needs_day1`` is true (an ``unknown``-time
+event, DESIGN's rule), only when ``b >= 1``. Summing ``ar`` over ``a..b`` for
+the events that count in a group (``category`` split on ``+``, ``scheduled``)
+and averaging gives that row's ``caar``; their number is its ``n``.
 """
 from __future__ import annotations
 
@@ -21,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.eventstudy import TABLE_COLUMNS, EventStudy, EventStudyResults, StudySettings
+from backtests.eventstudy import AR_COLUMNS, TABLE_COLUMNS, EventStudy, EventStudyResults, StudySettings
 from backtests.marketdata import load_prices
 from backtests.performance import alpha_beta_hac
 from backtests.signalreg import regress, signals_at
@@ -52,7 +61,45 @@ def settings_from(cfg: dict) -> StudySettings:
                          min_estimation=s["min_estimation"], models=tuple(s["models"]), market=s["market"], clusters=s["clusters"])
 
 
+def calendar_exclusions(calendar: pd.DataFrame, target: str, peers, sessions: pd.DatetimeIndex, lo: int, hi: int) -> pd.DatetimeIndex:
+    """Sessions that no estimation window may use: the span ``[day0 + lo, day0 + hi]``
+    of every calendar event that concerns the target or its peers.
+
+    An event concerns them when its ``tickers`` include the target or its
+    ``company`` (``+``-joined for merged events) is the target or a peer: the
+    target's own earnings and AI-infrastructure news, the peers' earnings and
+    announcements (which move the peer basket), and third parties' news that
+    names the target. ``lo``/``hi``: the earliest and latest offsets of the
+    study's test windows. Events whose day 0 is not in ``sessions`` are ignored.
+    """
+    who = {target, *peers}
+    if calendar is None or not len(calendar):
+        return pd.DatetimeIndex([])
+    concerns = [target in set(ts if isinstance(ts, (tuple, list, set)) else str(ts).split(",")) or bool(who & set(str(c).split("+")))
+                for ts, c in zip(calendar["tickers"], calendar["company"])]
+    day0 = pd.DatetimeIndex(calendar.loc[concerns, "day0"])
+    pos = sessions.get_indexer(day0)
+    keep = np.zeros(len(sessions), dtype=bool)
+    for p in pos[pos >= 0]:
+        keep[max(p + lo, 0): p + hi + 1] = True
+    return sessions[keep]
+
+
+def _whole_calendar(cfg: dict, sessions: pd.DatetimeIndex):
+    """The bundled AI-infrastructure events and earnings plus the config's own event files."""
+    return load_calendar(cfg["events"]["files"], bundled=True, earnings=True, price_range=(sessions[0], sessions[-1]))
+
+
 def study_for_config(cfg: dict, run_result=None) -> StudyOutput:
+    """The event study of ``cfg``'s events (and performance and signal regressions).
+
+    Estimation windows leave out, besides the selected events' own test
+    windows, every session in :func:`calendar_exclusions` of the whole
+    calendar (bundled AI-infrastructure events, every company's earnings and
+    the config's event files, whatever the config selects): each event whose
+    tickers include the target or whose company is the target or a peer, from
+    ``day0 + lo`` to ``day0 + hi`` (the test windows' extreme offsets).
+    """
     from backtests.runner import select_events
 
     u = cfg["universe"]
@@ -67,8 +114,12 @@ def study_for_config(cfg: dict, run_result=None) -> StudyOutput:
     prints.update({f"events/{Path(k).name}": v for k, v in cal.fingerprints.items()})
     a = align(sel, sessions)
     windows = [Window.parse(w) for w in st.windows]
-    events = apply_policy(find_clusters(a, min(w.pre for w in windows), max(w.post for w in windows)), st.clusters)
-    res = EventStudy(rets, events, u["target"], peers, st).fit()
+    lo, hi = min(w.pre for w in windows), max(w.post for w in windows)
+    events = apply_policy(find_clusters(a, lo, hi), st.clusters)
+    whole = _whole_calendar(cfg, sessions)
+    prints.update({f"events/{Path(k).name}": v for k, v in whole.fingerprints.items()})
+    exclude = calendar_exclusions(whole.frame, u["target"], peers, sessions, lo, hi)
+    res = EventStudy(rets, events, u["target"], peers, st, exclude_sessions=exclude).fit()
 
     perf = {}
     if run_result is not None:
@@ -77,13 +128,17 @@ def study_for_config(cfg: dict, run_result=None) -> StudyOutput:
         mkt = rets[u["market"]].reindex(r.index)
         perf["vs_market"] = alpha_beta_hac(r["strategy"], mkt)
         perf["market"] = u["market"]
-    sig, sprints = signal_regressions(cfg, rets, sessions, peers)
+    sig, sprints = signal_regressions(cfg, rets, sessions, peers, whole.frame)
     prints.update(sprints)
     return StudyOutput(res, perf, sig, prints)
 
 
-def signal_regressions(cfg, rets, sessions, peers) -> tuple[dict, dict]:
-    """Peer-adjusted CAR of the target's releases on its signals known at day 0."""
+def signal_regressions(cfg, rets, sessions, peers, calendar: pd.DataFrame | None = None) -> tuple[dict, dict]:
+    """Peer-adjusted CAR of the target's releases on its signals known at day 0.
+
+    The basket of each release is the trade's hedge basket (the peers: the
+    target announced it); estimation windows leave out ``calendar``'s events
+    as in :func:`calendar_exclusions`."""
     from backtests.runner import target_signals  # the same memoised table a run uses
 
     u = cfg["universe"]
@@ -94,7 +149,9 @@ def signal_regressions(cfg, rets, sessions, peers) -> tuple[dict, dict]:
     st = settings_from(cfg)
     st = StudySettings(windows=tuple(cfg["study"]["signal_windows"]), bhar_windows=(), estimation=st.estimation, gap=st.gap,
                        min_estimation=st.min_estimation, models=("peer_adjusted",), market=st.market, clusters="keep")
-    res = EventStudy(rets, align(earn, sessions), u["target"], peers, st).fit()
+    sw = [Window.parse(w) for w in st.windows]
+    exclude = calendar_exclusions(calendar, u["target"], peers, sessions, min(w.pre for w in sw), max(w.post for w in sw)) if calendar is not None else None
+    res = EventStudy(rets, align(earn, sessions), u["target"], peers, st, exclude_sessions=exclude).fit()
     sig = signals_at(res.events, table, SIGNALS)
     out = {"events": int(len(res.events)), "dependent": "peer-adjusted CAR (fraction)", "cov": "HC3", "regressions": []}
     for w in st.windows:
@@ -127,7 +184,13 @@ def _clean(o):
 
 
 def write_study(out: StudyOutput, directory: Path) -> None:
-    """study.json, study.csv and abnormal_returns.csv (DESIGN.md columns)."""
+    """study.json, study.csv and abnormal_returns.csv (DESIGN.md columns).
+
+    study.csv adds ``q_`` columns (Benjamini-Hochberg, method and number of
+    tests in study.json's ``multiple_testing``) and, on BHAR windows,
+    ``mean_bhar, t_skew, p_skew, q_skew``. abnormal_returns.csv adds, per
+    event, ``needs_day1``, ``category`` and ``scheduled`` (see the counting
+    rule in the module docstring)."""
     from backtests.rundir import write_csv
 
     doc = out.results.to_dict()
@@ -136,4 +199,4 @@ def write_study(out: StudyOutput, directory: Path) -> None:
     doc["signal_regressions"] = out.signals
     (directory / "study.json").write_text(json.dumps(_clean(doc), indent=2) + "\n")
     write_csv(out.results.table[TABLE_COLUMNS], directory / "study.csv")
-    write_csv(out.results.ar[["event_id", "model", "day", "ar"]], directory / "abnormal_returns.csv")
+    write_csv(out.results.ar[AR_COLUMNS], directory / "abnormal_returns.csv")
