@@ -94,17 +94,43 @@ def caar_paths(ar: pd.DataFrame, events: pd.DataFrame, model: str = "peer_adjust
     """Mean cumulative abnormal return by event day for each category (and ``all``),
     cumulated from ``lo``, with a 95% band from the cross-sectional standard error.
 
-    ``ar``: abnormal_returns.csv; ``events``: id -> category (``+``-joined for
-    merged events, which count in each category). Returns long:
-    ``group, day, caar, lo95, hi95, n``.
+    The point at day ``d`` is the CAAR of window ``lo:d`` over the events the
+    study table would count in that window (see :mod:`backtests.study`): those
+    with an AR on every day ``lo..d``, and an event whose ``needs_day1`` is
+    true (unknown time, DESIGN's rule) only from ``d >= 1``. So the point at
+    ``d`` equals study.csv's ``caar`` and ``n`` of window ``lo:d`` when the
+    table has that window.
+
+    ``ar``: abnormal_returns.csv; its ``category`` and ``needs_day1`` columns
+    (the study's own, possibly merged, events) are used when present, else
+    ``events`` gives id -> ``category`` (``+``-joined for merged events, which
+    count in each category) and ``time`` (``unknown`` -> needs day +1).
+    Returns long: ``group, day, caar, lo95, hi95, n``.
     """
     a = ar[(ar["model"] == model) & ar["day"].between(lo, hi)]
     wide = a.pivot_table(index="event_id", columns="day", values="ar").sort_index(axis=1)
-    cum = wide.cumsum(axis=1)
-    cat = events.set_index("event_id")["category"].astype(str)
+    if len(wide.columns):  # contiguous days, so a missing day ends an event's path
+        wide = wide.reindex(columns=range(int(wide.columns.min()), int(wide.columns.max()) + 1))
+    complete = wide.notna().cumprod(axis=1).astype(bool)  # every day from lo present
+    cum = wide.fillna(0.0).cumsum(axis=1).where(complete)
+    per_event = ar.drop_duplicates("event_id").set_index("event_id")
+    if "category" in ar:
+        cat = per_event["category"].astype(str)
+    else:
+        cat = events.set_index("event_id")["category"].astype(str) if len(events) else pd.Series(dtype=str)
+    if "needs_day1" in ar:
+        needs = per_event["needs_day1"].astype(bool)
+    elif "time" in events:
+        needs = events.set_index("event_id")["time"].eq("unknown")
+    else:
+        needs = pd.Series(dtype=bool)
+    late = [e for e in cum.index if bool(needs.get(e, False))]
+    early_days = [d for d in cum.columns if d < 1]
+    if late and early_days:
+        cum.loc[late, early_days] = np.nan
     groups = {"all": list(cum.index)}
     for eid in cum.index:
-        for c in cat.get(eid, "").split("+"):
+        for c in str(cat.get(eid, "")).split("+"):
             if c:
                 groups.setdefault(c, []).append(eid)
     rows = []
@@ -116,7 +142,8 @@ def caar_paths(ar: pd.DataFrame, events: pd.DataFrame, model: str = "peer_adjust
         mean = sub.mean()
         se = sub.std(ddof=1) / np.sqrt(n)
         for d in sub.columns:
-            rows.append((g, int(d), mean[d], mean[d] - 1.96 * se[d], mean[d] + 1.96 * se[d], int(n[d])))
+            if n[d]:
+                rows.append((g, int(d), mean[d], mean[d] - 1.96 * se[d], mean[d] + 1.96 * se[d], int(n[d])))
     return pd.DataFrame(rows, columns=["group", "day", "caar", "lo95", "hi95", "n"])
 
 
