@@ -158,15 +158,27 @@ def context(run: RunData, figs: list) -> dict:
     mt = T.metrics_table(run.returns, run.summary)
     mt["strategy"] = pd.Series({k: run.summary.get(k, np.nan) for k in mt.index}).astype(float)
     metrics = [{"name": label, "cells": [_fmt(mt.at[key, c], kind) for c in T.SERIES]} for key, label, kind in METRIC_ROWS]
-    study_rows, study_model = [], "peer_adjusted"
+    study_rows, study_model, n_tests, n_models = [], "peer_adjusted", 0, 0
+    study_tests = (("t_cs", "p_cs"), ("t_patell", "p_patell"), ("t_bmp", "p_bmp"), ("t_kp", "p_kp"), ("z_rank", "p_rank"), ("z_sign", "p_sign"),
+                   ("mean_bhar", None), ("t_skew", "p_skew"))
     if run.study is not None and len(run.study):
-        s = run.study[run.study["model"] == study_model]
-        for _, x in s.iterrows():
+        qcols = [p.replace("p_", "q_") for _, p in study_tests if p]
+        st = run.study.copy()
+        for c in [c for tp in study_tests for c in tp if c] + qcols:  # study.csv of older runs: no q, no BHAR test
+            if c not in st:
+                st[c] = np.nan
+        n_tests = int(np.isfinite(st[qcols].to_numpy(float)).sum())  # the Benjamini-Hochberg family
+        n_models = st["model"].nunique()
+        for _, x in st[st["model"] == study_model].iterrows():
             row = [{"text": x["group"], "cls": "l"}, {"text": x["window"], "cls": "l"}, _fmt(x["n"], "int"), _fmt(x["caar"])]
-            for t, p in (("t_cs", "p_cs"), ("t_patell", "p_patell"), ("t_bmp", "p_bmp"), ("t_kp", "p_kp"), ("z_rank", "p_rank"), ("z_sign", "p_sign")):
-                c = _fmt(x[t], "num")
+            for t, p in study_tests:
+                if p is None:
+                    row.append(_fmt(x[t]))
+                    continue
+                c, q = _fmt(x[t], "num"), x[p.replace("p_", "q_")]
                 if np.isfinite(x[p]):
-                    c = {"text": f"{c['text']} ({x[p]:.3f})", "cls": "sig" if x[p] < 0.05 else ""}
+                    qt = f"; q {q:.3f}" if np.isfinite(q) else ""
+                    c = {"text": f"{c['text']} ({x[p]:.3f}{qt})", "cls": "sig" if np.isfinite(q) and q < 0.05 else ""}
                 row.append(c)
             study_rows.append(row)
     if _has_traded_windows(run):
@@ -213,9 +225,14 @@ def context(run: RunData, figs: list) -> dict:
         "metric_cols": ["Strategy", u["target"], "Peer basket", f"Benchmark ({u['benchmark']})"],
         "metrics": metrics, "figures": fig_ctx,
         "study_model": "AMZN minus the peer basket (peer-adjusted)", "study_rows": study_rows,
-        "study_header": ["group", "window", "n", "CAAR", "t cs (p)", "Patell (p)", "BMP (p)", "KP (p)", "rank (p)", "sign (p)"],
+        "study_header": ["group", "window", "n", "CAAR", "t cs (p; q)", "Patell (p; q)", "BMP (p; q)", "KP (p; q)", "rank (p; q)", "sign (p; q)",
+                         "mean BHAR", "skew-adj. t (p; q)"],
         "study_note": "Cross-sectional t (Brown-Warner 1985), Patell (1976), BMP (Boehmer-Musumeci-Poulsen 1991), BMP with the Kolari-Pynnonen (2010) "
-                      "adjustment for overlapping windows, Corrado (1989) rank and Cowan (1992) generalized sign; two-sided p in brackets, bold where p < 0.05.",
+                      "adjustment for overlapping windows, Corrado (1989) rank and Cowan (1992) generalized sign on the CAR windows; on the BHAR "
+                      "windows the mean buy-and-hold abnormal return and the skewness-adjusted t (Lyon-Barber-Tsai 1999) with a seeded bootstrap p. "
+                      f"Two-sided p and Benjamini-Hochberg q in brackets: q adjusts over all {n_tests} tests run in study.csv ({n_models} models, "
+                      "every group, window and test); bold means adjusted significance, q < 0.05. The basket is each event's hedge basket "
+                      "(the peers minus its announcing company); unknown-time events count only in windows reaching day +1.",
         "event_window": "0:1", "per_event": per_event,
         "trade_header": ["#", "events", "side", "entry", "exit", "sessions", "net P&L (USD)", "commission", "borrow", "return on gross", "AMZN - basket"],
         "trades": trades, "drawdowns": drawdowns,

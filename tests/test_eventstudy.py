@@ -515,3 +515,31 @@ def test_estimation_windows_leave_out_the_whole_calendar():
         est_days = set(res.sessions[f.est])
         assert not est_days & day0s, f.event_id
     assert "calendar" in res.summary()
+
+
+def test_tearsheet_study_table_bolds_by_adjusted_q(tmp_path):
+    from backtests.tearsheet import context, load_run
+
+    out = tmp_path / "r"
+    assert main(["run", "--out", str(out)]) == 0
+    run = load_run(out)
+    ctx = context(run, [])
+    study = run.study
+    n_tests = int(np.isfinite(study[[c.replace("p_", "q_") for c in P_TESTS]].to_numpy(float)).sum())
+    note = ctx["study_note"]
+    assert f"{n_tests} tests" in note and "adjusted" in note and "q < 0.05" in note
+    pa = study[study["model"] == "peer_adjusted"].reset_index(drop=True)
+    assert len(ctx["study_rows"]) == len(pa)
+    labels = ["t cs (p; q)", "Patell (p; q)", "BMP (p; q)", "KP (p; q)", "rank (p; q)", "sign (p; q)", "skew-adj. t (p; q)"]
+    assert set(labels) <= set(ctx["study_header"])
+    p_only = 0
+    for (_, x), row in zip(pa.iterrows(), ctx["study_rows"]):
+        cells = dict(zip(ctx["study_header"], row))
+        for label, p in zip(labels, P_TESTS):
+            q = p.replace("p_", "q_")
+            c = cells[label]
+            assert (c["cls"] == "sig") == bool(np.isfinite(x[q]) and x[q] < 0.05), (x["group"], x["window"], label)
+            if np.isfinite(x[q]):
+                assert f"q {x[q]:.3f}" in c["text"] and f"{x[p]:.3f}" in c["text"]
+            p_only += bool(x[p] < 0.05 <= x[q])
+    assert p_only > 0  # some p < 0.05 are not significant once adjusted, and are not bold
