@@ -5,6 +5,8 @@ file, line, field and what was expected; no traceback); 1 internal error.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import sys
 import traceback
 
@@ -33,6 +35,19 @@ def cli():
     """aibt: did trading AMZN around AI-infrastructure events beat its hyperscaler peers?"""
 
 
+@contextlib.contextmanager
+def _config_named(config_path):
+    """Input errors found while running a config (a strategy's plan, the event
+    selection) name the config file when they name no file of their own."""
+    from backtests.config import bundled_config
+
+    try:
+        yield
+    except InputError as exc:
+        src = str(config_path or bundled_config("default"))
+        raise InputError([p if p.path else dataclasses.replace(p, path=src) for p in exc.problems]) from None
+
+
 # ---------------------------------------------------------------- run
 @cli.command("run")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
@@ -44,14 +59,15 @@ def run_cmd(config_path, out):
     """Run a backtest and write its run directory."""
     import datetime as dt
 
-    from backtests.config import load_config
+    from backtests.config import load_config, position_label
     from backtests.rundir import check_out_dir, default_run_dir, write_run
     from backtests.runner import run
 
     started = dt.datetime.now(dt.timezone.utc)
     check_out_dir(out or default_run_dir("run"))  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
     cfg = load_config(config_path)
-    result = run(cfg)
+    with _config_named(config_path):
+        result = run(cfg)
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     writers = []
@@ -59,7 +75,8 @@ def run_cmd(config_path, out):
     if cfg["study"]["enabled"]:
         from backtests.study import study_for_config, write_study
 
-        study = study_for_config(cfg, result)
+        with _config_named(config_path):
+            study = study_for_config(cfg, result)
         result.fingerprints.update(study.fingerprints)
         writers.append(lambda d: write_study(study, d))
     post = []
@@ -69,7 +86,7 @@ def run_cmd(config_path, out):
         post.append(lambda d: build_tearsheet(d))  # reads the files written before it
     path = write_run(result, out or default_run_dir(cfg["name"]), started, extra_writers=writers, post_writers=post)
     s = result.summary
-    click.echo(f"{cfg['name']}: {cfg['strategy']['kind']} on {cfg['universe']['target']} vs {'/'.join(cfg['universe']['peers'])}, {s['start']}..{s['end']}")
+    click.echo(f"{cfg['name']}: {cfg['strategy']['kind']}, {position_label(cfg)}, {s['start']}..{s['end']}")
     rows = [
         ("total return", s["total_return"], "%"), ("CAGR", s["cagr"], "%"), ("ann. volatility", s["ann_vol"], "%"),
         ("Sharpe", s["sharpe"], ""), ("max drawdown", s["max_drawdown"], "%"),
@@ -79,9 +96,12 @@ def run_cmd(config_path, out):
         ("trades", f"{int(s['n_trades'])}", None), ("hit rate", s["hit_rate"], "%"),
         ("time in market", s["exposure"], "%"),
     ]
-    from backtests.counts import describe
+    from backtests.counts import describe, why_nothing_traded
 
     click.echo(f"  events: {describe(result.counts)}")
+    nothing = why_nothing_traded(result.events, result.counts)
+    if nothing:
+        click.echo(f"  {nothing}")
     for label, v, unit in rows:
         if unit is None:
             text = str(v)
@@ -90,6 +110,12 @@ def run_cmd(config_path, out):
         else:
             text = f"{v * 100:8.2f}%" if unit == "%" else f"{v:8.3f}"
         click.echo(f"  {label:24s}{text}")
+    pl = result.placebo
+    if pl is not None:
+        click.echo(f"  placebo (same holdings at {pl.n} random sessions away from events): the strategy beats {pl.percentile:.1f}% of them, "
+                   f"placebo p = {pl.p:.3f} (placebo median {pl.median * 100:.2f}%)")
+    elif cfg["placebo"]["enabled"]:
+        click.echo("  placebo: not applicable (a benchmark, or nothing traded)")
     if study is not None:
         h = study.results.headline("peer_adjusted", "all")
         for _, r in h.iterrows():
@@ -314,7 +340,7 @@ def signals_show(ticker, names):
             continue
         click.echo(f"  {n}:")
         for why, g in miss.groupby(f"{n}_why", sort=False):
-            click.echo(f"    {', '.join(g['quarter'])}: {why}")
+            click.echo(wrap(f"{', '.join(label[g.index])}: {why}", 4))
 
 
 # ---------------------------------------------------------------- entry point
@@ -330,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         code = 1
+    label = t["quarter"].where(t["kind"] != "update", t["quarter"] + " @" + t["available"].map(lambda d: d.date().isoformat() if pd.notna(d) else ""))
     except InputError as exc:
         click.echo(f"aibt: error: {exc}", err=True)
         code = 2

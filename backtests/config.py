@@ -88,6 +88,12 @@ SCHEMA: dict = {
         "clusters": Leaf("choice", "merge", POLICIES),
         "signal_windows": Leaf("list[str]", ["0:1", "0:5"]),
     },
+    "placebo": {
+        # the same holdings at seeded random sessions away from every event of the target (backtests.placebo)
+        "enabled": Leaf("bool", True),
+        "n": Leaf("int", 1000, minimum=1, maximum=100_000),
+        "seed": Leaf("int", 20261124, minimum=0),
+    },
     "output": {"tearsheet": Leaf("bool", True)},
 }
 
@@ -253,6 +259,21 @@ def load_config(path: str | Path | None = None) -> dict:
     # event files named in a config are relative to the config file, not to the working directory
     cfg["events"]["files"] = [str((p.parent / f).resolve()) if not Path(f).is_absolute() else f for f in cfg["events"]["files"]]
     return cfg
+
+
+def position_label(cfg: dict) -> str:
+    """What a run holds, for titles: 'AMZN vs MSFT/GOOGL/META/ORCL' for the
+    long/short strategies; for a buy-and-hold benchmark the asset it holds."""
+    u = cfg["universe"]
+    peers = [p for p in u["peers"] if p != u["target"]]
+    if cfg["strategy"]["kind"] == "buy_and_hold":
+        a = cfg["strategy"]["params"].get("asset", "target")
+        if a == "target":
+            return f"long {u['target']} (buy and hold)"
+        if a == "basket":
+            return f"long the equal-weight basket {'/'.join(peers)} (buy and hold)"
+        return f"long {a.upper()} (buy and hold)"
+    return f"{u['target']} vs {'/'.join(peers)}"
 
 
 def bundled_config(name: str) -> Path:

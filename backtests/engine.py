@@ -73,6 +73,8 @@ def check_fills_agree(fills: pd.DataFrame, transactions: dict) -> None:
     Backtrader's Transactions analyzer dates a fill by the bar on which it was
     notified, so the comparison uses the strategy's ``notified`` column.
     """
+    if not len(fills) and not any(transactions.values()):
+        return  # nothing traded, nothing to compare
     rows = []
     for day, txs in transactions.items():
         for size, price, sid, name, value in txs:

@@ -60,7 +60,7 @@ def _clean(v):
 
 def summary_json(summary: dict) -> str:
     """summary.json text: DESIGN's keys in order; NaN/inf written as null."""
-    return json.dumps({k: _clean(summary.get(k, float("nan"))) for k in SUMMARY_KEYS}, indent=2) + "\n"
+    return json.dumps({k: _clean(summary[k]) for k in SUMMARY_KEYS}, indent=2) + "\n"
 
 
 def git_commit() -> str | None:
@@ -258,6 +258,12 @@ def write_run(result, out: str | Path, started: dt.datetime, extra_writers=(), p
         write_csv(result.returns.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")), tmp / "returns.csv")
         write_csv(result.trades, tmp / "trades.csv")
         write_csv(result.events, tmp / "events.csv")
+        if result.per_event is not None:
+            write_csv(result.per_event, tmp / "per_event.csv")
+        if getattr(result, "placebo", None) is not None:
+            pl = result.placebo
+            write_csv(pd.DataFrame({"run": range(1, len(pl.totals) + 1), "total_return": pl.totals}), tmp / "placebo.csv")
+            (tmp / "placebo.json").write_text(json.dumps({k: _clean(v) for k, v in pl.to_dict().items()}, indent=2, default=_clean) + "\n")
         write_csv(result.exposure.reset_index().assign(date=lambda f: pd.to_datetime(f["date"]).dt.strftime("%Y-%m-%d")), tmp / "exposure.csv")
         if result.signals is not None:
             write_csv(result.signals.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")), tmp / "signals.csv")

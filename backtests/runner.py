@@ -48,6 +48,7 @@ class RunResult:
     signals: pd.DataFrame | None = None  # the target's signals as known at each session
     counts: dict = field(default_factory=dict)  # backtests.counts.event_counts
     per_event: pd.DataFrame | None = None  # backtests.traded_windows: entry fill to exit fill, overnight gap apart
+    placebo: object | None = None  # backtests.placebo.PlaceboResult (None for benchmarks and runs without trades)
 
 
 def _config(config) -> dict:
@@ -147,12 +148,53 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     per_event = traded_window_returns(plans, tr, sessions, pf["fill"], u["target"], peers, traded_ids)
     summary = summary_metrics(returns, trades, exposure, counts)
     summary.update({f"n_events_{k}": float(counts[k]) for k in ("calendar", "selected", "tradable", "traded")})
+    placebo = None
+    summary["placebo_p"], summary["placebo_n"] = float("nan"), 0.0
+    if cfg["placebo"]["enabled"] and kind != "buy_and_hold" and episodes:
+        placebo = placebo_for_run(cfg, episodes, plans, everything, frames, sessions, all_sessions, summary["total_return"])
+        summary.update({k: float(v) for k, v in placebo.summary().items()})
     prints = {f"prices/{t}.csv": prices[t].sha256 for t in tickers}
     prints.update({f"events/{Path(k).name}": v for k, v in cal.fingerprints.items()})
     prints.update(fund_prints)
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
-    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_daily, counts, per_event)
+    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_daily, counts, per_event, placebo)
+
+
+def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessions, actual_total):
+    """The placebo null of a run (:mod:`backtests.placebo`): the run's holdings
+    placed ``placebo.n`` times at seeded random sessions away from events, and
+    executed with the run's costs by the array executor that reproduces the
+    Backtrader run.
+
+    "Away from events": no placebo holding touches a session within
+    ``[day0 - before, day0 + after]`` of any event in the run's calendar that
+    concerns the target (it is in ``tickers`` or is the announcing company,
+    whatever the config's filters) or of any of the target's bundled earnings
+    releases; ``before`` is the earliest entry offset used (0 for entries at or
+    after day 0) and ``after`` the latest exit offset of the run's plans.
+    """
+    from backtests.arrayexec import ExecConfig, PriceArrays, holdings_from_episodes
+    from backtests.placebo import near_event_mask, placebo_test
+
+    target = cfg["universe"]["target"]
+    earn = load_calendar(bundled=False, earnings=True).frame
+    cal = pd.concat([calendar, earn[earn["company"] == target]], ignore_index=True)
+    concerns = cal["tickers"].map(lambda ts: target in ts).astype(bool) | cal["company"].astype(str).str.split("+").map(lambda cs: target in cs)
+    day0 = pd.DatetimeIndex(cal.loc[concerns, "day0"].drop_duplicates())
+    # position of each day 0 on the run's axis: negative before the run's first session, past its end after it
+    pos = all_sessions.searchsorted(day0) - all_sessions.get_loc(sessions[0])
+    tradable = plans[plans["entry"].notna()] if plans is not None and len(plans) else None
+    before = max(0, -int(tradable["entry_offset_used"].min())) if tradable is not None and len(tradable) else 0
+    after = int(cfg["strategy"]["params"].get("exit_offset", 0)) if tradable is not None else 0
+    mask = near_event_mask(len(sessions), pos, before=before, after=max(after, 0))
+    tickers = list(frames)
+    prices = PriceArrays.from_frames(frames, sessions, tickers)
+    holdings = holdings_from_episodes(episodes, sessions, cfg["portfolio"]["fill"])
+    pc = cfg["placebo"]
+    res = placebo_test(holdings, prices, ExecConfig.from_config(cfg), mask, n=pc["n"], seed=pc["seed"], actual_total=actual_total)
+    res.settings.update({"before": before, "after": after, "events_avoided": int(len(day0))})
+    return res
 
 
 RUN_SIGNALS = ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")
@@ -211,14 +253,18 @@ def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFra
 
     ``entry`` is the session of the episode's first fill (a plan on the first
     session of a run with open fills is filled at the next open, and reported
-    there). ``basket`` is the hedge basket at the entry fill; ``rebalances``
-    lists later fills that changed the book and why. ``amzn_return``,
-    ``basket_return`` and ``excess_return`` run from the entry fill to the
-    exit fill at the fill prices' reference (open, or close with close fills;
-    the last close for a position still open), the basket return chained
-    over the baskets actually held between rebalances.
+    there). ``held`` lists the legs on the episode's side (the target for the
+    event strategies; QQQ for a QQQ buy-and-hold); ``basket`` is the hedge
+    basket at the entry fill (the legs on the other side; empty for a
+    long-only benchmark); ``rebalances`` lists later fills that changed the
+    book and why. ``amzn_return`` (the target's; NaN when the target is not
+    held), ``basket_return`` (NaN without a hedge) and ``excess_return`` (their
+    difference) run from the entry fill to the exit fill at the fill prices'
+    reference (open, or close with close fills; the last close for a position
+    still open), the basket return chained over the baskets actually held
+    between rebalances.
     """
-    cols = ["episode", "event_ids", "side", "entry", "exit", "sessions_held", "basket", "rebalances", "gross_notional", "pnl_gross", "commission",
+    cols = ["episode", "event_ids", "side", "entry", "exit", "sessions_held", "held", "basket", "rebalances", "gross_notional", "pnl_gross", "commission",
             "slippage", "borrow", "pnl_net", "return_on_gross", "amzn_return", "basket_return", "excess_return"]
     rows = []
     price_col = "open" if fill == "open" else "close"
@@ -243,18 +289,19 @@ def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFra
         def px(t, d, start=False):
             return tr[t].at[d, "close" if (d == last and e.exit is None and not start) else price_col]
 
-        amzn_r = px(target, exit_s) / px(target, entry, True) - 1
+        amzn_r = px(target, exit_s) / px(target, entry, True) - 1 if target in e.weights else np.nan
         segs = [(max(when, entry), w) for when, w in e.segments()]
         bounds = [d for d, _ in segs[1:]] + [exit_s]
         basket_growth = 1.0
         for (start, w), end in zip(segs, bounds):
-            b = [t for t, x in w.items() if t != target and x * e.side < 0] or peers
-            basket_growth *= 1 + float(np.mean([px(p, end) / px(p, start, True) - 1 for p in b]))
-        basket = [t for t, w in e.weights.items() if t != target and w * e.side < 0] or peers
+            b = [t for t, x in w.items() if x * e.side < 0]
+            basket_growth *= 1 + float(np.mean([px(p, end) / px(p, start, True) - 1 for p in b])) if b else np.nan
+        held = [t for t, w in e.weights.items() if w * e.side > 0]
+        basket = [t for t, w in e.weights.items() if w * e.side < 0]
         basket_r = basket_growth - 1
         pnl_net = pnl_gross - comm - borrow
         rows.append([e.episode, "+".join(e.event_ids) if e.event_ids else "", e.side, entry.date().isoformat(), exit_s.date().isoformat(),
-                     int(sessions.get_loc(exit_s) - sessions.get_loc(entry)), ";".join(basket), "; ".join(why for _, _, why in e.rebalances),
+                     int(sessions.get_loc(exit_s) - sessions.get_loc(entry)), ";".join(held), ";".join(basket), "; ".join(why for _, _, why in e.rebalances),
                      notional, pnl_gross, comm, slippage, borrow, pnl_net,
                      pnl_net / notional if notional else np.nan, amzn_r, basket_r, amzn_r - basket_r])
     return pd.DataFrame(rows, columns=cols)

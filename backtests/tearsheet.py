@@ -27,6 +27,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from backtests import figures as F
+from backtests.config import position_label
 from backtests import tearframes as T
 from events.errors import InputError, Problem
 
@@ -48,6 +49,8 @@ class RunData:
     study: pd.DataFrame | None
     ar: pd.DataFrame | None
     per_event: pd.DataFrame | None = None
+    placebo: pd.DataFrame | None = None
+    placebo_stats: dict | None = None
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -72,7 +75,8 @@ def load_run(run_dir: str | Path) -> RunData:
             json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {},
             returns, pd.read_csv(d / "trades.csv"), pd.read_csv(d / "events.csv", keep_default_na=False, na_values=[""]),
             exp["exposure"] if exp is not None else None, sig, csv("study.csv"), csv("abnormal_returns.csv"),
-            csv("per_event.csv", keep_default_na=False, na_values=[""]),
+            csv("per_event.csv", keep_default_na=False, na_values=[""]), csv("placebo.csv"),
+            json.loads((d / "placebo.json").read_text()) if (d / "placebo.json").exists() else None,
         )
     except (ValueError, KeyError, json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InputError(Problem(f"cannot read the run files: {exc}", path=str(d), expected="files as written by 'aibt run'"))
@@ -126,6 +130,14 @@ def make_figures(run: RunData) -> list[tuple[str, str, Figure, str]]:
         out.append(("signals_timeline", "Signals timeline", F.signal_timeline(run.signals, marks, src + " Fundamentals: bundled AMZN filings."),
                     "AWS operating income TTM over Amazon capex TTM, and AWS backlog growth, each as it was known at every session "
                     "(from the reaction session of the release that reported it; gaps where the inputs are missing)."))
+    if run.placebo is not None and run.placebo_stats:
+        ps = run.placebo_stats
+        out.append(("placebo", "Placebo null", F.placebo_distribution(run.placebo["total_return"].to_numpy(), ps["actual_total_return"], ps["placebo_p"],
+                                                                       ps["placebo_n"], src, ps.get("placebo_p_conservative")),
+                    f"Total return after costs of {ps['placebo_n']} placebo runs: the strategy's own holdings (lengths, sides, hedge baskets) placed at "
+                    f"seeded random sessions (seed {ps['seed']}) that touch no session from {ps.get('before', 0)} before to {ps.get('after', 0)} after "
+                    f"day 0 of any of the target's {ps.get('events_avoided', '?')} calendar events or releases, and executed like the strategy. "
+                    f"The strategy beats {ps['actual_percentile']:.1f}% of them; placebo p = {ps['placebo_p']:.3f} (share of placebo runs at least as good)."))
     if run.exposure is not None:
         out.append(("exposure", "Exposure", F.exposure(run.exposure, src), "Sum of absolute position values over portfolio value at each close."))
     return out
@@ -207,7 +219,7 @@ def context(run: RunData, figs: list) -> dict:
         w, h = _png_size(png)
         fig_ctx.append({"name": name, "title": title, "b64": base64.b64encode(png).decode(), "caption": caption, "width": w, "height": h})
     return {
-        "title": f"{cfg['name']}: {u['target']} vs {', '.join(u['peers'])}",
+        "title": f"{cfg['name']}: {position_label(cfg)}",
         "description": (cfg.get("description") or "").strip(),
         "strategy": cfg["strategy"]["kind"],
         "params": ", ".join(f"{k}={v}" for k, v in cfg["strategy"]["params"].items()),
@@ -234,7 +246,7 @@ def context(run: RunData, figs: list) -> dict:
                       "every group, window and test); bold means adjusted significance, q < 0.05. The basket is each event's hedge basket "
                       "(the peers minus its announcing company); unknown-time events count only in windows reaching day +1.",
         "event_window": "0:1", "per_event": per_event,
-        "trade_header": ["#", "events", "side", "entry", "exit", "sessions", "net P&L (USD)", "commission", "borrow", "return on gross", "AMZN - basket"],
+        "trade_header": ["#", "events", "side", "entry", "exit", "sessions", "net P&L (USD)", "commission", "borrow", "return on gross", f"{u['target']} - basket"],
         "trades": trades, "drawdowns": drawdowns,
     }
 

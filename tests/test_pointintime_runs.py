@@ -193,3 +193,42 @@ def test_per_event_returns_run_from_entry_fill_to_exit_fill_with_the_gap_apart()
         assert not set(str(company).split("+")) & set(basket)
         checked += 1
     assert checked == res.counts["tradable"] > 30
+
+
+def test_a_qqq_benchmark_is_labelled_as_qqq(tmp_path, capsys):
+    from backtests.config import bundled_config
+
+    out = tmp_path / "qqq"
+    assert main(["run", "--config", str(bundled_config("buy_and_hold_qqq")), "--out", str(out)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "long QQQ" in first and "AMZN" not in first
+    t = pd.read_csv(out / "trades.csv", keep_default_na=False, na_values=[""]).iloc[0]
+    assert t["held"] == "QQQ" and pd.isna(t["basket"]) and pd.isna(t["amzn_return"]) and pd.isna(t["excess_return"])
+    html = (out / "tearsheet.html").read_text()
+    assert "buy_and_hold_qqq: long QQQ" in html and "buy_and_hold_qqq: AMZN vs" not in html
+
+
+def test_placebo_in_summary_is_what_placebo_csv_holds(tmp_path):
+    from backtests.config import bundled_config
+    import json
+
+    out = tmp_path / "d"
+    assert main(["run", "--config", str(bundled_config("default")), "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    totals = pd.read_csv(out / "placebo.csv")["total_return"].to_numpy()
+    assert s["placebo_n"] == len(totals) == 1000
+    k = (totals >= s["total_return"] - 1e-10).sum()
+    assert s["placebo_p"] == pytest.approx(k / len(totals), abs=1e-12)
+    pj = json.loads((out / "placebo.json").read_text())
+    # every event concerning AMZN is avoided, including its earnings releases the default config does not trade
+    assert pj["events_avoided"] > s["n_events_selected"] and pj["after"] == 2 and pj["before"] == 0
+    assert 0.2 < s["placebo_p"] < 0.5  # measured 0.353 with seed 20261124
+    html = (out / "tearsheet.html").read_text()
+    assert 'id="placebo"' in html and "placebo p = 0.353" in html
+
+
+def test_benchmarks_have_no_placebo(tmp_path):
+    from backtests.config import bundled_config
+
+    res = run(str(bundled_config("buy_and_hold_amzn")))
+    assert res.placebo is None and res.summary["placebo_n"] == 0 and res.summary["placebo_p"] != res.summary["placebo_p"]

@@ -197,7 +197,6 @@ def test_bad_config_found_by_the_run_exits_2_with_key_path(tmp_path, capsys, yam
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: run-level config errors (raised in strategies/) do not name the config file yet")
 @pytest.mark.parametrize("yaml_text, needle", RUN_LEVEL_ERRORS)
 def test_bad_config_found_by_the_run_names_the_config_file(tmp_path, capsys, yaml_text, needle):
     p = tmp_path / "bad.yaml"
