@@ -322,7 +322,7 @@ def signals_show(ticker, names):
         rel = relative_to_peers(fund, "capex_efficiency", when, ticker=ticker, peers=peers)
         t["eff_vs_peers"] = t["available"].map(rel["relative"])
         names = names + ["eff_vs_peers"]
-    view = t[["quarter", "available"] + names].copy()
+    view = t[["quarter", "available", "kind"] + names].copy()
     view["available"] = view["available"].map(lambda d: d.date().isoformat() if pd.notna(d) else "never")
     view = view.rename(columns={"available": "usable_from"})
     _echo_table(view, float_format=lambda x: f"{x:.4f}", na_rep="-")
@@ -330,8 +330,33 @@ def signals_show(ticker, names):
     units = {n: SIGNALS[n][1] for n in names if n in SIGNALS}
     units["eff_vs_peers"] = "capex efficiency minus the mean of the peers' cloud OI TTM / capex TTM known that session (MSFT Intelligent Cloud, Google Cloud; META and ORCL report none)"
     click.echo("units: " + "; ".join(f"{n} = {units[n]}" for n in names))
+    click.echo("kind: release = the quarter's reaction session; update = a later session on which more of the inputs became usable")
+    click.echo("")
+    import textwrap
+
+    from signals.availability import LAG_TEXT
+    from signals.fundamentals import rules_table
+
+    def wrap(text, indent):
+        return textwrap.fill(text, width=118, initial_indent=" " * indent, subsequent_indent=" " * (indent + 2), break_on_hyphens=False)
+
+    click.echo(f"Availability rule per field ({ticker}): each figure is usable from the session after the document that first published it")
+    for r in rules_table(fund, ticker).itertuples():
+        click.echo(wrap(f"{r.field} ({r.canonical}): {r.rule}", 2))
+        if r.exceptions:
+            label = "dates" if "filing" in r.rule.split(" -> ")[0] else "dated otherwise (a later document, or a second vintage)"
+            click.echo(wrap(f"{label}: {r.exceptions}", 6))
+    click.echo(wrap(f"Filing dates: as stated in the sources, else EDGAR filed dates when refreshed, else the {LAG_TEXT}. "
+                    "Reasons per cell: signals/data/availability.csv and DATA.md.", 2))
+    upd = t[t["kind"] == "update"]
+    if len(upd):
+        click.echo("")
+        click.echo(f"Update rows: figures that became usable after their quarter's release ({ticker}):")
+        for r in upd.itertuples():
+            click.echo(wrap(f"{r.available.date().isoformat()} ({r.quarter}): {r.new_values}", 2))
     click.echo("")
     click.echo(f"Quarters where a signal is undefined, and why ({ticker}):")
+    label = t["quarter"].where(t["kind"] != "update", t["quarter"] + " @" + t["available"].map(lambda d: d.date().isoformat() if pd.notna(d) else ""))
     for n in names:
         if n == "eff_vs_peers":
             continue
@@ -356,7 +381,6 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         code = 1
-    label = t["quarter"].where(t["kind"] != "update", t["quarter"] + " @" + t["available"].map(lambda d: d.date().isoformat() if pd.notna(d) else ""))
     except InputError as exc:
         click.echo(f"aibt: error: {exc}", err=True)
         code = 2

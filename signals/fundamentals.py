@@ -1,21 +1,32 @@
 """Quarterly fundamentals, indexed by when they became usable.
 
-A figure is usable only from the **availability session**: the reaction
-session of the release that reported it (release date + time, see
-:func:`events.calendar.reaction_session`), never from its period end.
+A figure is usable only from the session after the **document that first
+published it** became public, never from its period end
+(:mod:`signals.availability` has the rules and the bundled exceptions):
 
-* The release date and time come from the fundamentals file; where the file
-  leaves them empty, from the bundled earnings calendar for the same ticker and
-  fiscal quarter. A release whose time is still unknown is treated as after
-  the close (the later possibility), so nothing is used before it was public.
-* A quarter with no release date at all has no availability session and is
-  never used; the reason is kept.
+* a figure of the quarter's earnings release (or of its call) from the
+  release's **reaction session** (release date + time, see
+  :func:`events.calendar.reaction_session`);
+* a figure only the quarter's 10-Q/10-K has (Amazon's RPO) from that filing's
+  date: stated in the sources, else an EDGAR ``filed`` date, else the SEC
+  deadline, as after the close;
+* a figure read in a later document (a later filing's prior-year column, a
+  later release's comparative table) from that later document's date: it is
+  a later vintage, never the original release's.
+
+Release dates come from the fundamentals file; where the file leaves them
+empty, from the bundled earnings calendar for the same ticker and fiscal
+quarter. A release whose time is still unknown is treated as after the close
+(the later possibility). A quarter with no release date has no reaction
+session: its release figures are never used, and the reason is kept.
 
 The store is *point in time* and long: one row per (ticker, quarter, metric,
-vintage) with the session the value became usable. The bundled curated files
-hold one vintage per figure; EDGAR refreshes (:mod:`signals.edgar`) add later
-vintages with their own, later sessions, so a restatement never rewrites what
-was known before it was filed. All money is USD billions.
+vintage) with the session the value became usable, the document and the rule.
+A cell may have several vintages (the release's rounded figure, then the
+exact one from a later filing; or a recast): each is usable from its own
+session, so a restatement never rewrites what was known before it. EDGAR
+refreshes (:mod:`signals.edgar`) add vintages the same way. All money is USD
+billions.
 """
 from __future__ import annotations
 
@@ -28,7 +39,8 @@ import pandas as pd
 from events.calendar import reaction_session
 from events.loader import BUNDLED_EARNINGS, bundled_path as events_path
 from events.schema import EARNINGS_COLUMNS
-from events.tabular import Column, read_table
+from events.tabular import Column, read_table, sha256_file
+from signals import availability as av
 
 AMZN_METRICS = [
     "total_net_sales", "operating_income", "aws_net_sales", "aws_operating_income",
@@ -71,7 +83,11 @@ class Fundamentals:
     ``earnings calendar``), ``available`` (session, NaT if unknown) and
     ``note`` (why it is unavailable). ``pit``: long table ``ticker, quarter,
     period, metric, value, available`` (``period`` is the calendar quarter of
-    the period end, used to test that quarters are consecutive).
+    the period end, used to test that quarters are consecutive) and, for each
+    vintage, ``field`` (the file's column), ``document`` (e.g. ``AMZN 10-Q
+    2022Q3``), ``published`` (the document's date: stated, EDGAR, deadline or
+    release date), ``rule`` (how ``available`` was set), ``basis`` (why) and
+    ``listed`` (dated by the availability file rather than the field's rule).
     """
 
     releases: pd.DataFrame
@@ -115,26 +131,66 @@ def _releases(frame: pd.DataFrame, lookup) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _melt(frame: pd.DataFrame, metrics: list[str], releases: pd.DataFrame) -> pd.DataFrame:
-    f = frame.merge(releases[["ticker", "quarter", "available"]], left_on=["ticker", "fiscal_quarter"], right_on=["ticker", "quarter"])
-    long = f.melt(id_vars=["ticker", "quarter", "period_end", "available"], value_vars=metrics, var_name="metric", value_name="value")
-    long = long.dropna(subset=["value"])
-    long["metric"] = long["metric"].map(CANONICAL)
-    long["period"] = pd.PeriodIndex(long["period_end"], freq="Q")
-    return long[["ticker", "quarter", "period", "metric", "value", "available"]].reset_index(drop=True)
+def _cells(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """The non-empty figures of a fundamentals file: ``ticker, quarter, period_end, field, value``."""
+    long = frame.melt(id_vars=["ticker", "fiscal_quarter", "period_end"], value_vars=metrics, var_name="field", value_name="value")
+    long = long.dropna(subset=["value"]).rename(columns={"fiscal_quarter": "quarter"})
+    return long.reset_index(drop=True)
 
 
-def load_fundamentals(amzn_path=None, peers_path=None) -> Fundamentals:
-    """Load the AMZN and peer quarterly files (bundled by default) point in time."""
+PIT_COLUMNS = ["ticker", "quarter", "period", "metric", "value", "available", "field", "document", "published", "rule", "basis", "listed"]
+
+
+def load_fundamentals(amzn_path=None, peers_path=None, availability_path=None, filings: pd.DataFrame | None = None) -> Fundamentals:
+    """Load the AMZN and peer quarterly files (bundled by default) point in time.
+
+    ``availability_path``: the exceptions to the per-field rules (see
+    :mod:`signals.availability`); by default the bundled file when both
+    fundamentals files are the bundled ones, and none (the per-field rules
+    alone) for files of your own. ``filings``: optional EDGAR filing dates
+    (``ticker, form, period_end, filed``, see :func:`signals.edgar.filing_dates`)
+    used for 10-Q/10-K figures whose filing date the sources do not state.
+    """
     a = read_table(amzn_path or bundled_path("amzn_quarterly.csv"), AMZN_COLUMNS)
     p = read_table(peers_path or bundled_path("peers_quarterly.csv"), PEER_COLUMNS)
     lookup = _earnings_lookup()
     af = a.frame.assign(ticker="AMZN")
     pf = p.frame.assign(ticker=p.frame["ticker"].str.upper())
     rel = pd.concat([_releases(af, lookup), _releases(pf, lookup)], ignore_index=True)
-    pit = pd.concat([_melt(af, AMZN_METRICS, rel), _melt(pf, PEER_METRICS, rel)], ignore_index=True)
-    pit = pit[pit["available"].notna()].reset_index(drop=True)
-    return Fundamentals(rel, pit, {a.path: a.sha256, p.path: p.sha256})
+    cells = pd.concat([_cells(af, AMZN_METRICS), _cells(pf, PEER_METRICS)], ignore_index=True)
+    prints = {a.path: a.sha256, p.path: p.sha256}
+    if availability_path is None and amzn_path is None and peers_path is None:
+        availability_path = av.bundled_path()
+    table = None
+    if availability_path is not None:
+        quarters: dict[str, dict[str, pd.Timestamp]] = {}
+        for t, q, e in zip(rel["ticker"], rel["quarter"], rel["period_end"]):
+            quarters.setdefault(t, {})[q] = pd.Timestamp(e)
+        table = av.read_availability(availability_path, quarters, set(zip(cells["ticker"], cells["quarter"], cells["field"])))
+        prints[str(availability_path)] = sha256_file(availability_path)
+    dated = av.date_cells(cells, rel, table, filings, path=str(availability_path or "availability"))
+    dated["metric"] = dated["field"].map(CANONICAL)
+    dated["period"] = pd.PeriodIndex(dated["period_end"], freq="Q")
+    pit = dated[dated["available"].notna()][PIT_COLUMNS].reset_index(drop=True)
+    return Fundamentals(rel, pit, prints)
+
+
+def rules_table(fund: Fundamentals, ticker: str) -> pd.DataFrame:
+    """Per field of ``ticker``: ``field``, ``canonical`` (the name signals use),
+    ``rule`` (the default, in words) and ``exceptions``: the vintages dated
+    otherwise (for fields from the 10-Q/10-K, every vintage, with the date
+    used), as ``quarter [value]: document (usable from)``."""
+    k = fund.pit[fund.pit["ticker"] == ticker].sort_values(["period", "available"])
+    rows = []
+    for fld, rule in av.rules_for(ticker).items():
+        text = rule.text + (" -> usable from the filing date (deadline lag where the date is unknown)" if rule.source == "filing"
+                            else " -> usable from the release's reaction session")
+        f = k[k["field"] == fld] if rule.source == "filing" else k[(k["field"] == fld) & k["listed"].astype(bool)]
+        many = k[k["field"] == fld].groupby("quarter")["value"].transform("size") > 1
+        exc = "; ".join(f"{r.quarter}{f' [{r.value:g}]' if many.get(i, False) else ''}: {r.document} ({r.available.date().isoformat()})"
+                        for i, r in f.iterrows())
+        rows.append({"field": fld, "canonical": CANONICAL[fld], "rule": text, "exceptions": exc})
+    return pd.DataFrame(rows)
 
 
 def as_of_panel(pit: pd.DataFrame, ticker: str, as_of) -> pd.DataFrame:
@@ -147,7 +203,7 @@ def as_of_panel(pit: pd.DataFrame, ticker: str, as_of) -> pd.DataFrame:
     k = pit[(pit["ticker"] == ticker) & (pit["available"] <= pd.Timestamp(as_of))]
     if k.empty:
         return pd.DataFrame()
-    k = k.sort_values("available").groupby(["period", "metric"]).last().reset_index()
+    k = k.sort_values("available", kind="stable").groupby(["period", "metric"]).last().reset_index()
     wide = k.pivot(index="period", columns="metric", values="value")
     labels = k.groupby("period")["quarter"].last()
     full = pd.period_range(wide.index.min(), wide.index.max(), freq="Q")

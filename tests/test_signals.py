@@ -33,31 +33,47 @@ def test_availability_is_the_release_reaction_session():
     assert "release date unknown" in r.loc[("AMZN", "2026Q3"), "note"]
 
 
+def _rows(t, kind="release"):
+    """The release rows (or, ``kind='last'``, each quarter's last row) of a signal table, by quarter."""
+    if kind == "last":
+        return t.dropna(subset=["available"]).groupby("quarter").last()
+    return t[t["kind"] == "release"].set_index("quarter")
+
+
 def test_amzn_capex_efficiency_real_values():
-    t = signal_table(FUND, "AMZN").set_index("quarter")
-    # FY2025: AWS operating income 45.606 / gross purchases of P&E 131.819
-    assert t.loc["2025Q4", "capex_efficiency"] == pytest.approx(45.606 / 131.819)
-    assert t.loc["2025Q4", "cloud_oi_ttm"] == pytest.approx(45.606)
-    # 2019: 2.223 + 2.121 + 2.261 + 2.596 over the stated TTM capex 16.861
-    assert t.loc["2019Q4", "capex_efficiency"] == pytest.approx(9.201 / 16.861)
-    assert t.loc["2026Q2", "capex_efficiency"] == pytest.approx(t.loc["2026Q2", "cloud_oi_ttm"] / 173.028)
-    assert t.loc["2026Q1", "capex_efficiency_chg"] == pytest.approx(t.loc["2026Q1", "capex_efficiency"] - t.loc["2025Q4", "capex_efficiency"])
-    defined = t["capex_efficiency"].notna()
-    assert defined.sum() == 20  # 2019Q4 and 2021Q4..2026Q2
-    assert t.loc["2020Q4", "capex_efficiency_why"] == "cloud_operating_income missing for 2020Q4"
-    assert "capex missing" in t.loc["2020Q2", "capex_efficiency_why"]
+    t = signal_table(FUND, "AMZN")
+    rel, last = _rows(t), _rows(t, "last")
+    # FY2022: AWS operating income 6.518 + 5.72 + 5.40 + 5.21 (all release figures) over the stated FY capex 63.645
+    assert rel.loc["2022Q4", "capex_efficiency"] == pytest.approx(22.848 / 63.645)
+    # 2026Q2 at its release: 2025Q3's AWS OI is the release's 11.4 (the exact 11.434 comes from 2026 10-Q comparatives)
+    assert rel.loc["2026Q2", "capex_efficiency"] == pytest.approx((11.4 + 12.465 + 14.161 + 16.621) / 173.028)
+    assert last.loc["2026Q2", "capex_efficiency"] == pytest.approx((11.434 + 12.465 + 14.161 + 16.621) / 173.028)
+    # its change needs 2026Q1's, whose TTM needs 2025Q2 (public from the 10-Q for Q2 2026, deadline 2026-08-10)
+    assert np.isnan(rel.loc["2026Q2", "capex_efficiency_chg"])
+    assert last.loc["2026Q2", "available"] == pd.Timestamp("2026-08-11")
+    q1_2026 = (10.160 + 11.434 + 12.465 + 14.161) / (32.183 + 35.10 + 39.52 + 44.203)
+    assert last.loc["2026Q2", "capex_efficiency_chg"] == pytest.approx(last.loc["2026Q2", "capex_efficiency"] - q1_2026)
+    # 2025Q4 was not computable when released: two of its four AWS quarters were read in 2026 10-Q comparatives
+    assert np.isnan(rel.loc["2025Q4", "capex_efficiency"])
+    assert "not public yet: cloud_operating_income 2025Q1 from 2026-05-12, cloud_operating_income 2025Q2 from 2026-08-11" in rel.loc["2025Q4", "capex_efficiency_why"]
+    assert list(rel.index[rel["capex_efficiency"].notna()]) == ["2022Q1", "2022Q2", "2022Q3", "2022Q4", "2024Q3", "2026Q2"]
+    assert rel.loc["2020Q4", "capex_efficiency_why"] == "cloud_operating_income missing for 2020Q4"
+    assert rel.loc["2020Q2", "capex_efficiency_why"] == ("cloud_operating_income missing for 2019Q3, 2019Q4 (not public yet: "
+                                                          "cloud_operating_income 2019Q3 from 2020-11-10, cloud_operating_income 2019Q4 from 2020-11-10)")
 
 
 def test_backlog_signals_real_values():
-    t = signal_table(FUND, "AMZN").set_index("quarter")
-    assert t.loc["2026Q1", "backlog"] == 364
-    assert t.loc["2026Q1", "backlog_growth_qoq"] == pytest.approx(364 / 244 - 1)
-    assert t.loc["2025Q4", "backlog_growth_yoy"] == pytest.approx(244 / 177 - 1)
-    assert t.loc["2022Q1", "backlog"] == 88.9  # total RPO where no backlog figure is given
-    assert np.isnan(t.loc["2024Q1", "backlog_growth_qoq"])
-    # coverage: backlog / AWS sales TTM
-    aws_ttm = 33.006 + 35.579 + 37.587 + 42.232
-    assert t.loc["2026Q2", "backlog_coverage"] == pytest.approx(496 / aws_ttm)
+    t = signal_table(FUND, "AMZN")
+    rel, last = _rows(t), _rows(t, "last")
+    assert rel.loc["2026Q1", "backlog"] == 364  # the AWS backlog stated on the call
+    assert rel.loc["2026Q1", "backlog_growth_qoq"] == pytest.approx(364 / 244 - 1)
+    assert rel.loc["2025Q4", "backlog_growth_yoy"] == pytest.approx(244 / 177 - 1)  # 2024Q4 RPO public from the 10-K
+    assert np.isnan(rel.loc["2022Q1", "backlog"])  # total RPO only, from the 10-Q: not at the release
+    assert last.loc["2022Q1", "backlog"] == 88.9 and last.loc["2022Q1", "available"] == pd.Timestamp("2022-05-11")
+    assert np.isnan(rel.loc["2024Q1", "backlog_growth_qoq"])
+    # coverage: backlog / AWS sales TTM (2025Q3: the release's 33.0 first, the exact 33.006 later)
+    assert rel.loc["2026Q2", "backlog_coverage"] == pytest.approx(496 / (33.0 + 35.579 + 37.587 + 42.232))
+    assert last.loc["2026Q2", "backlog_coverage"] == pytest.approx(496 / (33.006 + 35.579 + 37.587 + 42.232))
 
 
 def test_msft_segment_break_is_explicit():
@@ -69,12 +85,14 @@ def test_msft_segment_break_is_explicit():
 
 def test_relative_capex_efficiency_to_peers():
     rel = relative_to_peers(FUND, "capex_efficiency", SESSIONS)
-    day = pd.Timestamp("2026-05-15")
-    amzn = signal_table(FUND, "AMZN").set_index("quarter").loc["2026Q1", "capex_efficiency"]
-    googl = signal_table(FUND, "GOOGL").set_index("quarter").loc["FY2026Q1", "capex_efficiency"]
+    day = pd.Timestamp("2026-08-03")
+    amzn = _rows(signal_table(FUND, "AMZN")).loc["2026Q2", "capex_efficiency"]
+    googl = _rows(signal_table(FUND, "GOOGL")).loc["FY2026Q1", "capex_efficiency"]
     # MSFT's FY2026Q3 cloud OI is missing -> undefined that day, so the peer mean is GOOGL's alone
     assert np.isnan(rel.loc[day, "MSFT"])
     assert rel.loc[day, "relative"] == pytest.approx(amzn - googl)
+    # Alphabet's 2022-2024 figures are later vintages: no efficiency of its own until its FY2025Q4 release
+    assert rel.loc[:pd.Timestamp("2026-02-04"), "GOOGL"].isna().all() and rel.loc[pd.Timestamp("2026-02-05"), "GOOGL"] > 0
 
 
 def _panel(**cols):
@@ -136,13 +154,22 @@ def test_no_lookahead_changing_a_value_never_changes_the_past(row, factor, delay
         pd.testing.assert_series_equal(s[before], BASE[c][before], check_names=False)
 
 
-def test_no_lookahead_prices_do_not_feed_signals():
-    """Signals read no prices: the same table whatever the price data say after t."""
-    t1 = signal_table(FUND, "AMZN", SIG_COLS)
-    prices = load_prices(["AMZN"])
-    prices["AMZN"].frame.loc["2025-01-02":, "close"] *= 2  # mutate the cached frame in place
-    t2 = signal_table(FUND, "AMZN", SIG_COLS)
-    pd.testing.assert_frame_equal(t1, t2)
+def test_no_lookahead_daily_signals_ignore_later_prices_and_sessions():
+    """The daily signals a run uses (signal_table, then to_sessions on the price
+    sessions) must be the same up to t whether the price data stop at t or go on
+    after it with different prices. (The sessions are the only thing signals
+    take from the price data, so cutting and altering them is the test.)"""
+    prices = load_prices(["AMZN"])["AMZN"].frame.copy()
+    table = signal_table(FUND, "AMZN", SIG_COLS)
+    for t in pd.to_datetime(["2021-06-15", "2022-11-01", "2024-08-01", "2026-02-05"]):
+        cut = prices.loc[:t]
+        later = prices.copy()
+        later.loc[later.index > t, "close"] *= 2.0
+        later = later.drop(later.index[(later.index > t) & (np.arange(len(later)) % 3 == 0)])  # and fewer sessions after t
+        for c in SIG_COLS:
+            known_then = to_sessions(table, c, cut.index)
+            full = to_sessions(table, c, later.index)
+            pd.testing.assert_series_equal(full.loc[:t], known_then, check_names=False)
 
 
 def test_as_of_panel_uses_newest_vintage_known_then():
@@ -171,9 +198,19 @@ def test_capex_guidance_signal_directions():
 def test_cli_signals_show(capsys):
     assert main(["signals", "show"]) == 0
     out = capsys.readouterr().out
-    assert "2025Q4" in out and "2026-02-06" in out and "0.3460" in out
-    assert "eff_vs_peers" in out and "-0.0339" in out  # 2025Q4: 0.3460 minus the peers' mean known on 2026-02-06
-    assert "2020Q4, 2021Q1, 2021Q2, 2021Q3: cloud_operating_income missing for 2020Q4" in out
+    lines = out.splitlines()
+    # 2026Q2: usable at its release with the release's 2025Q3 figures; the change only once 2026Q1's inputs are public
+    assert any(ln.split()[:3] == ["2026Q2", "2026-07-31", "release"] and "0.3158" in ln and "0.1491" in ln for ln in lines)
+    assert any(ln.split()[:3] == ["2026Q2", "2026-08-11", "update"] and "-0.0033" in ln for ln in lines)
+    assert any(ln.split()[:3] == ["2022Q3", "2022-11-10", "update"] and "104.3000" in ln for ln in lines)
+    assert "eff_vs_peers" in out  # 0.3158 minus GOOGL's 0.1667 (MSFT's FY2026Q3 is undefined) known on 2026-07-31
+    # the rule per field, and the dates used for the filing-only fields
+    assert "capex_purchases_of_pp_and_e (capex): release (cash-flow statement, three-month column)" in out
+    assert "total_rpo (rpo): 10-Q/10-K filing (Note 1; not in the release)" in out
+    assert "2022Q3: AMZN 10-Q 2022Q3 (2022-11-10)" in out and "SEC deadline: 40 days after" in out
+    assert "2024Q4: AMZN release 2025Q4 (2026-02-06)" in out  # a later release's comparative table
+    assert "2022-11-10 (2022Q3): aws_backlog_wavg_life_years 2022Q3 (AMZN 10-Q 2022Q3); total_rpo 2022Q3 (AMZN 10-Q 2022Q3)" in out
+    assert "2022Q3: backlog and rpo missing for 2022Q3 (not public yet: rpo 2022Q3 from 2022-11-10)" in out
     assert main(["signals", "show", "--ticker", "NFLX"]) == 2
 
 
@@ -244,3 +281,160 @@ def test_edgar_bad_file_is_input_error(tmp_path):
         load_companyfacts_file(p, "AMZN")
     p.write_text(json.dumps(_facts_doc()))
     assert len(load_companyfacts_file(p, "AMZN")) == 6
+
+
+# ------------------------------------------------------------- availability: the document each value came from
+def _asof(ticker, day, metric, quarter):
+    p = as_of_panel(FUND.pit, ticker, day)
+    q = pd.Period(quarter, "Q")
+    return p.loc[q, metric] if (len(p) and q in p.index and metric in p) else np.nan
+
+
+def test_rpo_from_the_10q_is_not_usable_at_the_release():
+    """Amazon's RPO is in Note 1 of the 10-Q, not in the release: 2022Q3's is usable
+    from the 10-Q, whose filing date the sources do not give, so from the SEC
+    deadline (40 days after the quarter end: Wed 2022-11-09, after the close)."""
+    assert _asof("AMZN", "2022-10-28", "capex", "2022Q3") == pytest.approx(16.38)  # release value: usable
+    assert np.isnan(_asof("AMZN", "2022-10-28", "rpo", "2022Q3"))
+    assert np.isnan(_asof("AMZN", "2022-11-09", "rpo", "2022Q3"))
+    assert _asof("AMZN", "2022-11-10", "rpo", "2022Q3") == 104.3
+    # 2022Q2: the notes give the 10-Q's filing date (Fri 2022-07-29), time unknown -> after the close
+    assert np.isnan(_asof("AMZN", "2022-07-29", "rpo", "2022Q2"))
+    assert _asof("AMZN", "2022-08-01", "rpo", "2022Q2") == 100.1
+    row = FUND.pit[(FUND.pit["ticker"] == "AMZN") & (FUND.pit["quarter"] == "2022Q3") & (FUND.pit["field"] == "total_rpo")].iloc[0]
+    assert row["document"] == "AMZN 10-Q 2022Q3" and "deadline" in row["rule"]
+
+
+def test_value_from_a_later_filing_is_not_usable_before_that_filing():
+    # 2023Q1 exact figures were read in the prior-year column of the 10-Q for Q1 2024 (accepted 2024-04-30 18:38)
+    assert np.isnan(_asof("AMZN", "2024-04-30", "cloud_operating_income", "2023Q1"))
+    assert _asof("AMZN", "2024-05-01", "cloud_operating_income", "2023Q1") == 5.123
+    # 2024Q4 from the Q4 2025 release's comparative table: usable from that release (2026-02-05 amc)
+    assert np.isnan(_asof("AMZN", "2026-02-05", "cloud_operating_income", "2024Q4"))
+    assert _asof("AMZN", "2026-02-06", "cloud_operating_income", "2024Q4") == 10.632
+    # 2019Q3 segment figures from the 10-Q for Q3 2020 (deadline Mon 2020-11-09)
+    assert np.isnan(_asof("AMZN", "2020-11-09", "cloud_revenue", "2019Q3"))
+    assert _asof("AMZN", "2020-11-10", "cloud_revenue", "2019Q3") == 8.995
+    # Alphabet 2023 figures are the 2024 releases' prior-year columns
+    assert np.isnan(_asof("GOOGL", "2024-04-25", "cloud_operating_income", "2023Q1"))
+    assert _asof("GOOGL", "2024-04-26", "cloud_operating_income", "2023Q1") == 0.191
+
+
+def test_release_precision_first_vintage_then_exact_later():
+    """2025Q3 AWS operating income: the release's $11.4B from its reaction session,
+    the exact 11.434 (FY2025 minus the other quarters, two of which come from 2026
+    10-Q comparatives) only from the last of those documents."""
+    assert _asof("AMZN", "2025-10-31", "cloud_operating_income", "2025Q3") == 11.4
+    assert _asof("AMZN", "2026-08-10", "cloud_operating_income", "2025Q3") == 11.4
+    assert _asof("AMZN", "2026-08-11", "cloud_operating_income", "2025Q3") == pytest.approx(11.434)
+    # Alphabet's 2022 Cloud OI as first reported, then recast in the 2023 releases
+    assert _asof("GOOGL", "2022-04-27", "cloud_operating_income", "2022Q1") == -0.931
+    assert _asof("GOOGL", "2023-04-26", "cloud_operating_income", "2022Q1") == -0.706
+
+
+def test_signal_appears_when_its_last_input_becomes_public():
+    t = signal_table(FUND, "AMZN")
+    q3 = t[t["quarter"] == "2022Q3"].set_index("available")
+    assert np.isnan(q3.loc[pd.Timestamp("2022-10-28"), "backlog"])
+    assert "rpo 2022Q3 from 2022-11-10" in q3.loc[pd.Timestamp("2022-10-28"), "backlog_why"]
+    assert q3.loc[pd.Timestamp("2022-11-10"), "kind"] == "update"
+    assert q3.loc[pd.Timestamp("2022-11-10"), "backlog_growth_qoq"] == pytest.approx(104.3 / 100.1 - 1)
+    s = to_sessions(t, "backlog_growth_qoq", SESSIONS)
+    assert np.isnan(s[pd.Timestamp("2022-11-09")]) and s[pd.Timestamp("2022-11-10")] == pytest.approx(104.3 / 100.1 - 1)
+    assert t["available"].is_monotonic_increasing or t["available"].dropna().is_monotonic_increasing
+
+
+def test_deadline_lag_rolls_past_weekends_and_federal_holidays():
+    from signals.availability import deadline_session, filing_deadline
+
+    assert filing_deadline(pd.Timestamp("2022-09-30"), annual=False) == pd.Timestamp("2022-11-09")
+    # Sat 2024-11-09 -> Mon 2024-11-11 is Veterans Day -> due Tue 2024-11-12, usable the next session
+    assert filing_deadline(pd.Timestamp("2024-09-30"), annual=False) == pd.Timestamp("2024-11-12")
+    assert deadline_session(pd.Timestamp("2024-09-30"), annual=False) == pd.Timestamp("2024-11-13")
+    # 10-K: 60 days after the fiscal year end; Sat 2025-03-01 -> Mon 2025-03-03
+    assert deadline_session(pd.Timestamp("2024-12-31"), annual=True) == pd.Timestamp("2025-03-04")
+
+
+AMZN_HEADER = ("fiscal_quarter,period_end,report_date,report_time,total_net_sales,operating_income,aws_net_sales,aws_operating_income,"
+               "capex_purchases_of_pp_and_e,capex_ttm,pp_and_e_finance_leases,aws_backlog,aws_backlog_wavg_life_years,total_rpo\n")
+TINY_AMZN = AMZN_HEADER + (
+    "2023Q4,2023-12-31,2024-02-01,amc,100,,10,1,5,,,,,40\n"
+    "2024Q1,2024-03-31,2024-04-30,amc,100,,10,1,5,,,,,50\n"
+    "2024Q2,2024-06-30,2024-08-01,amc,100,,10,2,5,,,,,60\n"
+    "2024Q3,2024-09-30,2024-10-31,amc,100,,10,3,5,,,,,70\n"
+    "2024Q4,2024-12-31,2025-02-06,amc,100,,10,4,10,,,,,80\n"
+)
+TINY_PEERS = ("ticker,fiscal_quarter,period_end,report_date,report_time,total_revenue,operating_income,cloud_revenue,"
+              "cloud_operating_income,capex,capex_incl_finance_leases,rpo,capex_guidance_note\n"
+              "MSFT,FY2024Q4,2024-06-30,2024-07-30,amc,64.7,,,,,,,\n")
+TINY_AVAIL = ("ticker,fiscal_quarter,metric,value,source,source_quarter,published,time,basis\n"
+              "AMZN,2024Q2,total_rpo,,10-Q,,2024-08-02,amc,10-Q filed Fri 2024-08-02 after the close\n"
+              "AMZN,2024Q3,aws_operating_income,2.9,release,,,,the release's rounded figure\n"
+              "AMZN,2024Q3,aws_operating_income,,10-K,2024Q4,,,exact figure from the 10-K's quarterly note\n")
+
+
+def _tiny(tmp_path, avail=TINY_AVAIL):
+    (tmp_path / "a.csv").write_text(TINY_AMZN)
+    (tmp_path / "p.csv").write_text(TINY_PEERS)
+    (tmp_path / "av.csv").write_text(avail)
+    return load_fundamentals(tmp_path / "a.csv", tmp_path / "p.csv", tmp_path / "av.csv")
+
+
+def test_hand_made_availability_worked_on_paper(tmp_path):
+    """Worked out by hand:
+    RPO (10-Q/10-K only): 2023Q4 10-K due Thu 2024-02-29 -> usable Fri 2024-03-01; 2024Q1 10-Q due
+    Fri 2024-05-10 -> Mon 2024-05-13; 2024Q2 filed Fri 2024-08-02 after the close -> Mon 2024-08-05;
+    2024Q3 due 2024-11-12 -> 2024-11-13; 2024Q4 10-K due Mon 2025-03-03 -> Tue 2025-03-04.
+    AWS OI 2024Q3: 2.9 from the release (Fri 2024-11-01), 3 from the 10-K (2025-03-04).
+    Capex efficiency = AWS OI TTM / capex TTM: at the 2024Q4 release (Fri 2025-02-07)
+    (1+2+2.9+4)/25 = 0.396, change vs 2024Q3's (1+1+2+2.9)/20 = 0.345 -> +0.051;
+    on 2025-03-04 10/25 = 0.4 and 7/20 = 0.35 -> +0.05, backlog growth 80/70 - 1."""
+    f = _tiny(tmp_path)
+    rpo = f.pit[f.pit["field"] == "total_rpo"].set_index("quarter")["available"]
+    assert list(rpo.dt.strftime("%Y-%m-%d")) == ["2024-03-01", "2024-05-13", "2024-08-05", "2024-11-13", "2025-03-04"]
+    oi = f.pit[(f.pit["field"] == "aws_operating_income") & (f.pit["quarter"] == "2024Q3")].sort_values("available")
+    assert list(oi["value"]) == [2.9, 3.0]
+    assert list(oi["available"].dt.strftime("%Y-%m-%d")) == ["2024-11-01", "2025-03-04"]
+    assert list(oi["document"]) == ["AMZN release 2024Q3", "AMZN 10-K 2024Q4"]
+    t = signal_table(f, "AMZN").set_index("available")
+    assert list(t.index.strftime("%Y-%m-%d")) == ["2024-02-02", "2024-03-01", "2024-05-01", "2024-05-13", "2024-08-02",
+                                                   "2024-08-05", "2024-11-01", "2024-11-13", "2025-02-07", "2025-03-04"]
+    rel, upd = t.loc[pd.Timestamp("2025-02-07")], t.loc[pd.Timestamp("2025-03-04")]
+    assert rel["quarter"] == upd["quarter"] == "2024Q4" and (rel["kind"], upd["kind"]) == ("release", "update")
+    assert rel["capex_efficiency"] == pytest.approx(9.9 / 25) and rel["capex_efficiency_chg"] == pytest.approx(9.9 / 25 - 6.9 / 20)
+    assert np.isnan(rel["backlog"]) and np.isnan(rel["backlog_growth_qoq"])
+    assert upd["capex_efficiency"] == pytest.approx(0.4) and upd["capex_efficiency_chg"] == pytest.approx(0.05)
+    assert upd["backlog_growth_qoq"] == pytest.approx(80 / 70 - 1)
+    assert "aws_operating_income 2024Q3" in upd["new_values"] and "total_rpo 2024Q4" in upd["new_values"]
+
+
+@pytest.mark.parametrize("row, field", [
+    ("NFLX,2024Q2,total_rpo,,10-Q,,,,x", "ticker"),
+    ("AMZN,2031Q1,total_rpo,,10-Q,,,,x", "fiscal_quarter"),
+    ("AMZN,2024Q2,aws_foo,,10-Q,,,,x", "metric"),
+    ("MSFT,FY2024Q4,aws_net_sales,,release,,,,x", "metric"),
+    ("AMZN,2024Q2,operating_income,,10-Q,,,,x", "value"),      # dates an empty cell
+    ("AMZN,2024Q2,total_rpo,,10-Q,2024Q1,,,x", "source_quarter"),  # a document before the quarter ended
+    ("AMZN,2024Q2,total_rpo,,10-K,,,,x", "source"),            # a 10-K for a second quarter
+    ("AMZN,2024Q2,total_rpo,,8-K,,,,x", "source"),
+])
+def test_availability_file_errors_name_file_line_and_field(tmp_path, row, field):
+    with pytest.raises(InputError) as err:
+        _tiny(tmp_path, "ticker,fiscal_quarter,metric,value,source,source_quarter,published,time,basis\n"
+                        "AMZN,2024Q3,total_rpo,,10-Q,,,,fine\n" + row + "\n")
+    msg = str(err.value)
+    assert "av.csv" in msg and "line 3" in msg and f"field '{field}'" in msg
+
+
+def test_edgar_filed_dates_replace_the_deadline_lag(tmp_path):
+    from signals.edgar import filing_dates
+
+    filings = filing_dates(_facts_doc(), "AMZN")
+    (tmp_path / "a.csv").write_text(AMZN_HEADER + "2025Q2,2025-06-30,2025-07-31,amc,,,,,,,,,,195\n")
+    (tmp_path / "p.csv").write_text(TINY_PEERS)
+    (tmp_path / "av.csv").write_text("ticker,fiscal_quarter,metric,value,source,source_quarter,published,time,basis\n")
+    lagged = load_fundamentals(tmp_path / "a.csv", tmp_path / "p.csv", tmp_path / "av.csv")
+    filed = load_fundamentals(tmp_path / "a.csv", tmp_path / "p.csv", tmp_path / "av.csv", filings=filings)
+    assert lagged.pit["available"].iloc[0] == pd.Timestamp("2025-08-12")  # due Mon 2025-08-11
+    assert filed.pit["available"].iloc[0] == pd.Timestamp("2025-08-04")  # 10-Q filed Fri 2025-08-01
+    assert "EDGAR" in filed.pit["rule"].iloc[0]
