@@ -78,7 +78,7 @@ SCHEMA: dict = {
     },
     "study": {
         "enabled": Leaf("bool", True),
-        "windows": Leaf("list[str]", ["0:0", "0:1", "-1:1", "0:2", "0:5"]),
+        "windows": Leaf("list[str]", ["-5:-1", "0:0", "0:1", "-1:1", "0:2", "0:5"]),  # -5:-1 tests pre-event drift
         "bhar_windows": Leaf("list[str]", ["0:20", "0:60"]),
         "estimation": Leaf("int", 250, minimum=30),
         "gap": Leaf("int", 10, minimum=0),

@@ -82,7 +82,7 @@ AR_COLUMNS = ["event_id", "model", "day", "ar", "needs_day1", "category", "sched
 class StudySettings:
     """Event-study settings (windows as ``'pre:post'`` session offsets)."""
 
-    windows: tuple[str, ...] = ("0:0", "0:1", "-1:1", "0:2", "0:5")
+    windows: tuple[str, ...] = ("-5:-1", "0:0", "0:1", "-1:1", "0:2", "0:5")
     bhar_windows: tuple[str, ...] = ("0:20", "0:60")
     estimation: int = 250  # clean sessions in the estimation window
     gap: int = 10

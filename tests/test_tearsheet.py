@@ -163,11 +163,15 @@ def run_dir(tmp_path_factory):
     return out
 
 
+FIGURES = ["cumulative_returns", "drawdown", "rolling", "monthly_returns", "yearly_returns", "caar_by_category", "excess_distribution",
+           "signals_timeline", "placebo", "exposure"]
+
+
 def test_run_writes_self_contained_html_and_figures(run_dir):
     html = (run_dir / "tearsheet.html").read_text()
     pngs = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
-    assert len(pngs) == 9
-    assert html.count('<img src="data:image/png;base64,') == 9
+    assert pngs == sorted(f"{n}.png" for n in FIGURES)
+    assert html.count('<img src="data:image/png;base64,') == len(FIGURES) == 10
     assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html
     assert not re.search(r'(src|href)="https?:', html)
     for needle in ("Key metrics", "Cumulative returns", "Event study", "Per-event returns", "Trades", "Worst drawdowns", "sha256"):
@@ -186,9 +190,9 @@ def test_tearsheet_command_rebuilds_from_the_directory_alone(run_dir, tmp_path, 
     shutil.rmtree(copy / "figures")
     (copy / "tearsheet.html").unlink()
     assert main(["tearsheet", str(copy), "--pdf"]) == 0
-    assert len(list((copy / "figures").glob("*.png"))) == 9
+    assert sorted(p.stem for p in (copy / "figures").glob("*.png")) == sorted(FIGURES)
     pdf = (copy / "tearsheet.pdf").read_bytes()
-    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 10  # title page + 9 figures
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 11  # title page + 10 figures
     assert not list(copy.glob(".*tmp*"))
     assert main(["tearsheet", str(tmp_path / "nope")]) == 2
     assert "not a directory" in capsys.readouterr().err
@@ -225,7 +229,7 @@ def test_browser_renders_every_figure_and_runs_no_user_script(run_dir, tmp_path)
                          capture_output=True, text=True, timeout=120).stdout
     m = re.search(r"images=(\d+) rendered=(\d+) pwned=(\w+) title=([^<]*)", dom)
     assert m, dom[-2000:]
-    assert m.group(1) == "9" and m.group(2) == "9" and m.group(3) == "no" and "pwned" not in m.group(4)
+    assert m.group(1) == "10" and m.group(2) == "10" and m.group(3) == "no" and "pwned" not in m.group(4)
     shot = tmp_path / "shot.png"
     subprocess.run([chromium, *FLAGS, f"--user-data-dir={prof}", "--window-size=1280,4000", f"--screenshot={shot}", (run_dir / "tearsheet.html").as_uri()],
                    capture_output=True, timeout=120)
