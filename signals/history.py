@@ -96,7 +96,7 @@ def _describe(arrived: pd.DataFrame) -> str:
     """``"total_rpo 2022Q3 (AMZN 10-Q 2022Q3); ..."`` for figures that became usable together."""
     if arrived.empty:
         return ""
-    fld = arrived["field"] if "field" in arrived else arrived["metric"]
+    fld = arrived["field"].fillna(arrived["metric"]) if "field" in arrived else arrived["metric"]  # EDGAR rows have no file column
     doc = arrived["document"] if "document" in arrived else pd.Series("", index=arrived.index)
     parts = [f"{f} {q}" + (f" ({d})" if isinstance(d, str) and d else "") for f, q, d in zip(fld, arrived["quarter"], doc)]
     return "; ".join(parts)
