@@ -118,9 +118,13 @@ def run_cmd(config_path, out):
         click.echo("  placebo: not applicable (a benchmark, or nothing traded)")
     if study is not None:
         h = study.results.headline("peer_adjusted", "all")
+        mt = study.results.multiple_testing
         for _, r in h.iterrows():
-            if r["window"] in ("0:1", "0:5"):
-                click.echo(f"  event study, AMZN minus peers, CAAR {r['window']}: {r['caar'] * 100:6.2f}% (n={int(r['n'])}, BMP t={r['t_bmp']:.2f}, p={r['p_bmp']:.3f})")
+            if r["window"] in ("-5:-1", "0:1", "0:5"):
+                click.echo(f"  event study, {cfg['universe']['target']} minus its hedge basket, CAAR {r['window']}: {r['caar'] * 100:6.2f}% "
+                           f"(n={int(r['n'])}, BMP t={r['t_bmp']:.2f}, p={r['p_bmp']:.3f}, q={r['q_bmp']:.3f})")
+        click.echo(f"  q: Benjamini-Hochberg over all {mt['n_tests']} tests of study.csv; {mt['n_q_below_0.05']} have q < 0.05 "
+                   f"({mt['n_p_below_0.05']} have p < 0.05)")
     click.echo(f"run directory: {path}")
     if cfg["output"]["tearsheet"]:
         click.echo(f"tear sheet:    {path / 'tearsheet.html'}")
