@@ -109,7 +109,8 @@ def run(config=None, *, feed: str = "array") -> RunResult:
 
     sig, fund_prints = target_signals(u["target"])
     signals_daily = pd.DataFrame({c: to_sessions(sig, c, sessions) for c in RUN_SIGNALS})
-    signals_daily["release"] = sessions.isin(pd.DatetimeIndex(sig["available"].dropna())).astype(int)  # the target's release reaction sessions
+    releases = sig.loc[sig["kind"] == "release", "available"].dropna() if "kind" in sig else sig["available"].dropna()
+    signals_daily["release"] = sessions.isin(pd.DatetimeIndex(releases)).astype(int)  # the target's release reaction sessions (not later updates)
     signals_daily.index.name = "date"
     ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers), portfolio=pf, signals=sig)
     episodes, notes, plans = cls.plan(ctx, params)

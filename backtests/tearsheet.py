@@ -129,7 +129,8 @@ def make_figures(run: RunData) -> list[tuple[str, str, Figure, str]]:
         marks = marks[(marks["day0"] >= r.index[0]) & (marks["day0"] <= r.index[-1])]
         out.append(("signals_timeline", "Signals timeline", F.signal_timeline(run.signals, marks, src + " Fundamentals: bundled AMZN filings."),
                     "AWS operating income TTM over Amazon capex TTM, and AWS backlog growth, each as it was known at every session "
-                    "(from the reaction session of the release that reported it; gaps where the inputs are missing)."))
+                    "(each input from the session after the document that first published it: the release, or the 10-Q/10-K for figures "
+                    "only found there; gaps where an input is missing or not yet public; see DATA.md)."))
     if run.placebo is not None and run.placebo_stats:
         ps = run.placebo_stats
         out.append(("placebo", "Placebo null", F.placebo_distribution(run.placebo["total_return"].to_numpy(), ps["actual_total_return"], ps["placebo_p"],
