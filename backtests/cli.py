@@ -109,7 +109,7 @@ def run_cmd(config_path, out):
             text = "n/a"
         else:
             text = f"{v * 100:8.2f}%" if unit == "%" else f"{v:8.3f}"
-        click.echo(f"  {label:24s}{text}")
+        click.echo(f"  {label:28s}{text}")
     pl = result.placebo
     if pl is not None:
         click.echo(f"  placebo (same holdings at {pl.n} random sessions away from events): the strategy beats {pl.percentile:.1f}% of them, "
