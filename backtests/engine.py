@@ -21,7 +21,8 @@ class SimResult:
     returns: pd.Series  # daily strategy returns (TimeReturn), indexed by session
     fills: pd.DataFrame
     borrow: pd.DataFrame
-    exposure: pd.DataFrame  # date; gross and net (long - short) value / portfolio value at that close; episode in force
+    exposure: pd.DataFrame  # date; gross and net (long - short) value / portfolio value at that close; episode in force;
+    # net_held: net weight of the book that earns that session, valued at the previous close over the previous value
     final_value: float
     trade_analysis: dict
 
@@ -64,6 +65,8 @@ def simulate(strategy_cls, targets: pd.DataFrame, frames: dict[str, pd.DataFrame
     check_fills_agree(fills, strat.analyzers.transactions.get_analysis())
     borrow = pd.DataFrame(strat.borrow, columns=["date", "episode", "cost"])
     exposure = pd.DataFrame(strat.exposure, columns=["date", "exposure", "net", "episode"]).set_index("date")
+    held = pd.DataFrame(strat.net_held, columns=["date", "net_held"]).set_index("date")["net_held"]
+    exposure = exposure.join(held, how="outer")
     return SimResult(rets, fills, borrow, exposure, broker.getvalue(), dict(strat.analyzers.trades.get_analysis()))
 
 

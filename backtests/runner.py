@@ -139,10 +139,8 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     trades = trades_table(episodes, sim, tr, sessions, pf["fill"], u["target"], peers)
     check_trades_agree(trades, sim.fills, sim.trade_analysis)
     events_out = events_table(everything, why, selected, member_of, notes, plans, episodes)
-    exposure = sim.exposure.reindex(sessions).fillna({"exposure": 0.0, "net": 0.0, "episode": 0})
+    exposure = sim.exposure.reindex(sessions).fillna({"exposure": 0.0, "net": 0.0, "episode": 0, "net_held": 0.0})
     exposure["episode"] = exposure["episode"].astype(int)
-    # net exposure held over session t: the book after t's open fills, or after t-1's close fills
-    exposure["net_held"] = exposure["net"] if pf["fill"] == "open" else exposure["net"].shift(1).fillna(0.0)
     exposure.index.name = "date"
     traded_ids = {eid for e in episodes for eid in e.event_ids}
     counts = event_counts(events_out, resolved, plans, traded_ids, trades)

@@ -80,7 +80,9 @@ class ScheduleStrategy(bt.Strategy):
         self.fills: list[dict] = []
         self.borrow: list[dict] = []
         self.exposure: list[tuple] = []
+        self.net_held: list[tuple] = []  # (session, net weight of the book that earns that session)
         self._prev_value = 0.0
+        self._last_value = None
         if self.p.fill == "close":
             self.broker.set_coc(True)
 
@@ -128,6 +130,13 @@ class ScheduleStrategy(bt.Strategy):
         today = self._session()
         i = self._pos_of[today]
         value = self.broker.getvalue()
+        # the book that earns today's close (after today's open fills, or after yesterday's close fills),
+        # valued at yesterday's close over yesterday's value: the net weight held into today
+        if i > 0 and self._last_value:
+            self.net_held.append((today, self._book(1)[2] / self._last_value))
+        else:
+            self.net_held.append((today, 0.0))
+        self._last_value = value
         if self.p.fill == "close":
             # orders sent at yesterday's close were filled at that close: the book
             # now is yesterday's closing book, valued at yesterday's close

@@ -178,3 +178,27 @@ def test_episode_pnl_agrees_with_backtrader_trade_analyzer():
     check_trades_agree(trades, r.fills, ta)
     with pytest.raises(RuntimeError, match="disagrees"):
         check_trades_agree(trades.assign(pnl_gross=600.0), r.fills, ta)
+
+
+def test_net_exposure_held_into_each_day_on_paper():
+    """The net weight that earns day t is the book held over t valued at the close
+    of t-1, over the value at t-1 (not the book at t's close, which already holds t's move)."""
+    r = sim(one_episode())
+    nh = r.exposure["net_held"]
+    # s2: the new book (50 AAA, -50 BBB, -125 CCC) at the s1 close: 5000 - 2500 - 2500 = 0 over 10,000
+    assert nh[S[2]] == pytest.approx(0.0, abs=1e-12)
+    # s3: the same book at the s2 close: 50*103 - 50*48 - 125*20 = 250, over V(s2) = 10,000 + 262.5
+    assert nh[S[3]] == pytest.approx(250 / 10_262.5, rel=1e-12)
+    # s4: flat from the s4 open on
+    assert nh[S[4]] == 0 and nh[S[1]] == 0
+
+
+def test_net_exposure_held_into_each_day_with_close_fills():
+    r = sim([Episode(1, ["e1"], 1, S[2], S[4], dict(W))], fill="close")
+    nh = r.exposure["net_held"]
+    # bought at the s2 close (sizes 5000/103 AAA, -2500/48 BBB, -2500/20 CCC): it earns day s3, valued at the s2 close
+    assert nh[S[2]] == pytest.approx(0.0, abs=1e-12)
+    assert nh[S[3]] == pytest.approx(0.0, abs=1e-9)  # dollar neutral at the s2 close it was sized at
+    v3 = 10_000 + 5000 / 103 * (108 - 103) - 2500 / 48 * (46 - 48) - 125 * (21 - 20)
+    assert nh[S[4]] == pytest.approx((5000 / 103 * 108 - 2500 / 48 * 46 - 125 * 21) / v3, rel=1e-9)
+    assert nh[S[5]] == 0

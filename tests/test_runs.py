@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from backtests.cli import main
 from backtests.config import bundled_config, bundled_configs, load_config
@@ -94,10 +93,7 @@ def test_summary_agrees_with_independent_recomputation(runs):
         mdd = np.min(wealth / np.maximum.accumulate(np.maximum(wealth, 1.0)) - 1)
         assert s["max_drawdown"] == pytest.approx(mdd, rel=1e-9, abs=1e-12) and s["max_drawdown"] <= 0
         # excess over a basket position of the same net exposure, held over each session (DESIGN.md)
-        e = pd.read_csv(d / "exposure.csv", index_col="date")
-        fill = yaml.safe_load((d / "config.yaml").read_text())["portfolio"]["fill"]
-        held = e["net"].to_numpy() if fill == "open" else np.r_[0.0, e["net"].to_numpy()[:-1]]
-        assert np.allclose(e["net_held"].to_numpy(), held, atol=1e-15), name
+        held = pd.read_csv(d / "exposure.csv", index_col="date")["net_held"].to_numpy()  # checked against the fills in test_pointintime_runs
         a = x - held * b
         assert s["excess_total_return"] == pytest.approx(np.prod(1 + a) - 1, rel=1e-9, abs=1e-12), name
         assert s["information_ratio"] == pytest.approx(a.mean() / a.std(ddof=1) * math.sqrt(252), rel=1e-9, abs=1e-12), name
