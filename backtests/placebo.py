@@ -36,6 +36,7 @@ seed give the same placebo runs.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -236,15 +237,20 @@ def placebo_result(totals: np.ndarray, actual_total: float, *, n_requested: int,
 
 def placebo_test(holdings: Sequence[Holding], prices: PriceArrays, cfg: ExecConfig, near_event: np.ndarray, *,
                  n: int = DEFAULT_N, seed: int = DEFAULT_SEED, actual_total: float | None = None,
-                 max_tries: int = DEFAULT_MAX_TRIES) -> PlaceboResult:
+                 max_tries: int = DEFAULT_MAX_TRIES, reweigh=None) -> PlaceboResult:
     """Place ``holdings`` at random sessions away from ``near_event`` ``n`` times
     (:func:`sample_schedules`), execute every placebo run with ``cfg``'s costs
     (:func:`backtests.arrayexec.execute_batch`), and compare with the strategy.
 
     ``actual_total``: the strategy's total return (fraction), e.g. the
     Backtrader run's; default: ``holdings`` executed by the same executor.
+    ``reweigh``: optional ``f(entry (R, H), weights (R, H, K)) -> weights``
+    applied to the placed schedules, for hedge rules that depend on the entry
+    session (a beta hedge estimated on data before each placebo entry).
     """
     sched = sample_schedules(holdings, prices.n, near_event, prices.tickers, n=n, seed=seed, fill=cfg.fill, max_tries=max_tries)
+    if reweigh is not None and len(sched.entry):
+        sched = dataclasses.replace(sched, weights=reweigh(sched.entry, np.array(sched.weights)))
     if actual_total is None:
         e, x, w, c = holding_arrays(holdings, prices.tickers)
         actual_total = float(execute_batch(e[None], x[None], w[None], c[None], prices, cfg).total_return[0])

@@ -150,7 +150,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     placebo = None
     summary["placebo_p"], summary["placebo_n"] = float("nan"), 0.0
     if cfg["placebo"]["enabled"] and kind != "buy_and_hold" and episodes:
-        placebo = placebo_for_run(cfg, episodes, plans, everything, frames, sessions, all_sessions, summary["total_return"])
+        placebo = placebo_for_run(cfg, episodes, plans, everything, frames, sessions, all_sessions, summary["total_return"], ctx.returns)
         summary.update({k: float(v) for k, v in placebo.summary().items()})
     prints = {f"prices/{t}.csv": prices[t].sha256 for t in tickers}
     prints.update({f"events/{Path(k).name}": v for k, v in cal.fingerprints.items()})
@@ -160,40 +160,90 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_daily, counts, per_event, placebo)
 
 
-def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessions, actual_total):
+def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessions, actual_total, returns):
     """The placebo null of a run (:mod:`backtests.placebo`): the run's holdings
     placed ``placebo.n`` times at seeded random sessions away from events, and
     executed with the run's costs by the array executor that reproduces the
     Backtrader run.
 
     "Away from events": no placebo holding touches a session within
-    ``[day0 - before, day0 + after]`` of any event in the run's calendar that
-    concerns the target (it is in ``tickers`` or is the announcing company,
-    whatever the config's filters) or of any of the target's bundled earnings
-    releases; ``before`` is the earliest entry offset used (0 for entries at or
-    after day 0) and ``after`` the latest exit offset of the run's plans.
+    ``[day0 - before, day0 + after]`` of any event that concerns the target or
+    a peer (in ``tickers`` or the announcing company), taken from the bundled
+    AI-infrastructure calendar, every bundled earnings release (the peers'
+    included) and the run's own event files, whatever the config's filters;
+    ``before`` is the earliest entry offset used (0 for entries at or after
+    day 0) and ``after`` the latest exit offset of the run's plans (0 when it
+    is negative). With ``hedge: beta`` each placebo holding's beta is
+    estimated like the strategy's: on the ``beta_window`` sessions up to the
+    one before its own (placebo) entry fill.
     """
     from backtests.arrayexec import ExecConfig, PriceArrays, holdings_from_episodes
     from backtests.placebo import near_event_mask, placebo_test
 
-    target = cfg["universe"]["target"]
-    earn = load_calendar(bundled=False, earnings=True).frame
-    cal = pd.concat([calendar, earn[earn["company"] == target]], ignore_index=True)
-    concerns = cal["tickers"].map(lambda ts: target in ts).astype(bool) | cal["company"].astype(str).str.split("+").map(lambda cs: target in cs)
+    u, pf = cfg["universe"], cfg["portfolio"]
+    target, peers = u["target"], [p for p in u["peers"] if p != u["target"]]
+    names = {target, *peers}
+    bundled = load_calendar(bundled=True, earnings=True).frame
+    cal = pd.concat([calendar, bundled], ignore_index=True).drop_duplicates("event_id")
+    concerns = cal["tickers"].map(lambda ts: bool(names & set(ts))).astype(bool) | cal["company"].astype(str).str.split("+").map(lambda cs: bool(names & set(cs)))
     day0 = pd.DatetimeIndex(cal.loc[concerns, "day0"].drop_duplicates())
     # position of each day 0 on the run's axis: negative before the run's first session, past its end after it
     pos = all_sessions.searchsorted(day0) - all_sessions.get_loc(sessions[0])
     tradable = plans[plans["entry"].notna()] if plans is not None and len(plans) else None
     before = max(0, -int(tradable["entry_offset_used"].min())) if tradable is not None and len(tradable) else 0
-    after = int(cfg["strategy"]["params"].get("exit_offset", 0)) if tradable is not None else 0
-    mask = near_event_mask(len(sessions), pos, before=before, after=max(after, 0))
+    after = max(0, int(cfg["strategy"]["params"].get("exit_offset", 0))) if tradable is not None else 0
+    mask = near_event_mask(len(sessions), pos, before=before, after=after)
     tickers = list(frames)
     prices = PriceArrays.from_frames(frames, sessions, tickers)
-    holdings = holdings_from_episodes(episodes, sessions, cfg["portfolio"]["fill"])
+    holdings = holdings_from_episodes(episodes, sessions, pf["fill"])
+    reweigh = _beta_reweigh(returns, target, tickers, pf) if pf["hedge"] == "beta" else None
     pc = cfg["placebo"]
-    res = placebo_test(holdings, prices, ExecConfig.from_config(cfg), mask, n=pc["n"], seed=pc["seed"], actual_total=actual_total)
-    res.settings.update({"before": before, "after": after, "events_avoided": int(len(day0))})
+    res = placebo_test(holdings, prices, ExecConfig.from_config(cfg), mask, n=pc["n"], seed=pc["seed"], actual_total=actual_total, reweigh=reweigh)
+    res.settings.update({"before": before, "after": after, "events_avoided": int(len(day0)),
+                         "avoided": f"every bundled or loaded event concerning {'/'.join(sorted(names))}, earnings releases included"})
     return res
+
+
+def _beta_reweigh(returns: pd.DataFrame, target: str, tickers: list[str], pf: dict):
+    """``reweigh`` for :func:`backtests.placebo.placebo_test` under ``hedge: beta``:
+    each placed holding keeps its side and basket, and gets the leg weights of
+    :func:`strategies.hedge.leg_weights` with the trailing beta of
+    :func:`strategies.hedge.trailing_beta` ending the session before its entry."""
+    from strategies.hedge import BETA_BOUNDS, leg_weights
+
+    window = pf["beta_window"]
+    k_t = tickers.index(target)
+    cache: dict = {}
+
+    def beta_series(basket: tuple) -> np.ndarray:
+        if basket not in cache:
+            y, x = returns[target], returns[list(basket)].mean(axis=1)
+            ok = y.notna() & x.notna()
+            y, x = y.where(ok), x.where(ok)
+            minp = max(window // 2, 10)
+            b = (x.rolling(window, min_periods=minp).cov(y) / x.rolling(window, min_periods=minp).var()).clip(*BETA_BOUNDS)
+            cache[basket] = b.to_numpy()
+        return cache[basket]
+
+    def reweigh(entry: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        out = weights.copy()
+        R, H, K = weights.shape
+        for r in range(R):
+            for h in range(H):
+                w = weights[r, h]
+                side = int(np.sign(w[k_t]))
+                if side == 0:
+                    continue
+                basket = tuple(tickers[k] for k in range(K) if w[k] * side < 0)
+                if not basket:
+                    continue
+                e = int(entry[r, h])
+                beta = beta_series(basket)[e - 1] if e >= 1 else np.nan
+                new = leg_weights(side, target, list(basket), pf["gross"], pf["long_share"], "beta", beta)
+                out[r, h] = [new.get(t, 0.0) for t in tickers]
+        return out
+
+    return reweigh
 
 
 RUN_SIGNALS = ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")

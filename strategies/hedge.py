@@ -3,8 +3,10 @@
 * ``equal``: each peer gets the same share of the basket leg.
 * ``beta``: the basket leg's notional is the target's beta to the
   equal-weight basket times the target leg's notional, with beta from an OLS
-  of daily total returns over the ``window`` sessions that end the session
-  before the entry decision (no look-ahead); clipped to ``[lo, hi]``. Gross
+  of daily total returns over the ``window`` sessions that end at the
+  decision close (the session before an open entry fill; the strategies use
+  the session before the fill session for close fills too), so no return
+  after the decision is used; clipped to ``[lo, hi]``. Gross
   exposure is kept: target leg ``g / (1 + beta)``, basket ``g * beta / (1 + beta)``.
 """
 from __future__ import annotations
@@ -28,7 +30,11 @@ def hedge_basket(peers, target: str, companies=()) -> list[str]:
     return kept or base
 
 
-def trailing_beta(returns: pd.DataFrame, target: str, peers: list[str], until: pd.Timestamp, window: int = 120, lo: float = 0.25, hi: float = 3.0) -> float:
+BETA_BOUNDS = (0.25, 3.0)  # a trailing beta is clipped to this range
+
+
+def trailing_beta(returns: pd.DataFrame, target: str, peers: list[str], until: pd.Timestamp, window: int = 120,
+                  lo: float = BETA_BOUNDS[0], hi: float = BETA_BOUNDS[1]) -> float:
     """Beta of ``target`` on the equal-weight ``peers`` basket over ``window``
     sessions ending at ``until`` (inclusive). NaN when fewer than ``window // 2``
     sessions are available."""
