@@ -8,10 +8,13 @@ Normal-return models (``model``):
 * ``market_adjusted``: AR = R_target - R_market (market = SPY by default, QQQ selectable);
 * ``market_model``: AR = R_target - (alpha + beta R_market), alpha and beta
   by OLS (statsmodels) on the event's estimation window;
-* ``peer_adjusted``: AR = R_target - R_basket, the equal-weight basket the
-  trade of that event is hedged with: ``strategies.hedge.hedge_basket(peers,
-  target, [company])``, i.e. the peers minus the event's announcing company
-  (every company of a merged event). The project's headline measure. The
+* ``peer_adjusted``: AR = R_target - R_basket, the event's own equal-weight
+  hedge basket: ``strategies.hedge.hedge_basket(peers, target, [company])``,
+  i.e. the peers minus the event's announcing company (every company of a
+  merged event), the basket a trade opened on that event holds. (A trade that
+  an event only extends keeps the basket of the episode, which may also leave
+  out earlier announcers; per_event.csv measures that basket.) The project's
+  headline measure. The
   same basket gives the event window's ARs and the estimation window's
   residual sd.
 

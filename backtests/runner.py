@@ -20,7 +20,7 @@ from backtests.counts import event_counts
 from backtests.engine import check_trades_agree, simulate
 from backtests.marketdata import load_prices
 from backtests.performance import summary_metrics
-from backtests.traded_windows import traded_window_returns
+from backtests.traded_windows import held_baskets, traded_window_returns
 from events.align import align
 from events.clusters import apply_policy, find_clusters
 from events.errors import InputError, Problem
@@ -144,7 +144,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     exposure.index.name = "date"
     traded_ids = {eid for e in episodes for eid in e.event_ids}
     counts = event_counts(events_out, resolved, plans, traded_ids, trades)
-    per_event = traded_window_returns(plans, tr, sessions, pf["fill"], u["target"], peers, traded_ids)
+    per_event = traded_window_returns(plans, tr, sessions, pf["fill"], u["target"], peers, traded_ids, held_baskets(episodes))
     summary = summary_metrics(returns, trades, exposure, counts)
     summary.update({f"n_events_{k}": float(counts[k]) for k in ("calendar", "selected", "tradable", "traded")})
     placebo = None

@@ -206,6 +206,9 @@ def test_per_event_returns_run_from_entry_fill_to_exit_fill_with_the_gap_apart()
         assert not set(str(company).split("+")) & set(basket)
         checked += 1
     assert checked == res.counts["tradable"] > 30
+    # an event that only extended an open episode is measured against the basket the trade held then
+    assert pe.loc["amzn_q4_2024_capex", "basket"] == "MSFT;META;ORCL"
+    assert pe.loc["openai_aws_38b", "basket"] == "GOOGL;META;ORCL"
 
 
 def test_a_qqq_benchmark_is_labelled_as_qqq(tmp_path, capsys):
