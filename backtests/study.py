@@ -65,17 +65,18 @@ def calendar_exclusions(calendar: pd.DataFrame, target: str, peers, sessions: pd
     """Sessions that no estimation window may use: the span ``[day0 + lo, day0 + hi]``
     of every calendar event that concerns the target or its peers.
 
-    An event concerns them when its ``tickers`` include the target or its
-    ``company`` (``+``-joined for merged events) is the target or a peer: the
-    target's own earnings and AI-infrastructure news, the peers' earnings and
-    announcements (which move the peer basket), and third parties' news that
-    names the target. ``lo``/``hi``: the earliest and latest offsets of the
+    An event concerns them when its ``tickers`` include the target or a peer,
+    or its ``company`` (``+``-joined for merged events) is the target or a
+    peer: the target's own earnings and AI-infrastructure news, the peers'
+    earnings and announcements (which move the peer basket), and third
+    parties' news that names the target or a peer (e.g. a chip maker's deal
+    with a peer). ``lo``/``hi``: the earliest and latest offsets of the
     study's test windows. Events whose day 0 is not in ``sessions`` are ignored.
     """
     who = {target, *peers}
     if calendar is None or not len(calendar):
         return pd.DatetimeIndex([])
-    concerns = [target in set(ts if isinstance(ts, (tuple, list, set)) else str(ts).split(",")) or bool(who & set(str(c).split("+")))
+    concerns = [bool(who & set(ts if isinstance(ts, (tuple, list, set)) else str(ts).split(","))) or bool(who & set(str(c).split("+")))
                 for ts, c in zip(calendar["tickers"], calendar["company"])]
     day0 = pd.DatetimeIndex(calendar.loc[concerns, "day0"])
     pos = sessions.get_indexer(day0)
