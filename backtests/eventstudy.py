@@ -35,8 +35,10 @@ Returns are daily total returns (fractions). For each test window ``a:b``
 :mod:`backtests.eventtests`. For the longer ``bhar_windows`` it reports the
 CAAR and the mean buy-and-hold abnormal return (compounded target return
 minus compounded normal return) tested with the skewness-adjusted t of Lyon,
-Barber and Tsai (1999) and its seeded bootstrap p; the CAR tests are left
-empty there. Every p-value of the table, all models, groups, windows and tests
+Barber and Tsai (1999) times the Kolari-Pynnonen factor for overlapping
+windows, p from Student's t, for groups of 10 events or more
+(:func:`backtests.eventtests.overlap_adjusted_skewness_t`); the CAR tests are
+left empty there. Every p-value of the table, all models, groups, windows and tests
 together, is adjusted by Benjamini-Hochberg (``q_`` columns).
 Standardisation uses the estimation window: for the market model the CAR
 variance includes the forecast error,
@@ -94,8 +96,6 @@ class StudySettings:
     models: tuple[str, ...] = MODELS
     market: str = "SPY"
     clusters: str = "merge"
-    bootstrap_draws: int = 9999  # resamples for the BHAR test's p (skewness-adjusted t)
-    bootstrap_seed: int = 20240607  # numpy.random.default_rng seed, the same for every row
 
 
 @dataclass
@@ -228,7 +228,7 @@ class EventStudyResults:
       windows every CAR test with its p-value (``t_cs, p_cs, t_patell,
       p_patell, t_bmp, p_bmp, t_kp, p_kp, z_rank, p_rank, z_sign, p_sign``)
       and ``rbar`` (the KP correlation used); on BHAR windows ``mean_bhar``
-      and the skewness-adjusted t ``t_skew`` with its bootstrap p ``p_skew``
+      and the overlap-adjusted skewness-adjusted t ``t_skew`` with ``p_skew``
       (CAR tests empty); ``q_`` + test: Benjamini-Hochberg adjusted p-values
       over every p-value of the table (see :attr:`multiple_testing`);
     * ``baskets``: event id -> the peer-adjusted model's basket.
@@ -314,7 +314,9 @@ class EventStudyResults:
                     if bhar_row:
                         # buy-and-hold abnormal returns: skewed, overlapping; the CAR tests are not theirs
                         row["mean_bhar"] = c["bhar"].mean() if n else np.nan
-                        row["t_skew"], row["p_skew"] = et.bootstrap_skewness_adjusted_t(c["bhar"], st.bootstrap_draws, st.bootstrap_seed)
+                        rbar = et.window_overlap_correlation(list(zip(c["first"], c["last"])))
+                        row["rbar"] = rbar
+                        row["t_skew"], row["p_skew"] = et.overlap_adjusted_skewness_t(c["bhar"], rbar)
                     else:
                         row["t_cs"], row["p_cs"] = et.cross_sectional_t(c["car"])
                         row["t_patell"], row["p_patell"] = et.patell_z(c["scar"], c["t_est"])
@@ -389,8 +391,8 @@ class EventStudyResults:
             "  CAAR in %; each test: statistic, stars by Benjamini-Hochberg q (** q<0.01, * q<0.05), [two-sided p, q]",
             f"  q: BH over all {mt['n_tests']} tests of the table (every model, group, window and test); "
             f"{mt['n_p_below_0.05']} have p < 0.05, {mt['n_q_below_0.05']} have q < 0.05",
-            f"  BHAR windows: mean BHAR and the skewness-adjusted t (Lyon-Barber-Tsai 1999) with a bootstrap p "
-            f"({st.bootstrap_draws} resamples, seed {st.bootstrap_seed}); CAR tests are for the other windows",
+            f"  BHAR windows: mean BHAR and the skewness-adjusted t (Lyon-Barber-Tsai 1999) times the Kolari-Pynnonen factor "
+            f"for overlapping windows, p from t(n-1), only for n >= {et.BHAR_MIN_EVENTS}; CAR tests are for the other windows",
             "",
         ]
         t = self.table

@@ -251,3 +251,30 @@ def bootstrap_skewness_adjusted_t(x, draws: int = 9999, seed: int = 20240607) ->
     lo = (1 + (stars <= t).sum()) / (b + 1)
     hi = (1 + (stars >= t).sum()) / (b + 1)
     return t, float(min(1.0, 2 * min(lo, hi)))
+
+
+BHAR_MIN_EVENTS = 10  # fewer BHARs give no test: the skewness adjustment and the overlap factor need a sample
+
+
+def overlap_adjusted_skewness_t(x, rbar: float, min_n: int = BHAR_MIN_EVENTS) -> tuple[float, float]:
+    """The test of the BHAR rows: the skewness-adjusted t (:func:`skewness_adjusted_t`)
+    times the Kolari-Pynnonen factor ``sqrt((1 - r) / (1 + (N - 1) r))`` for the
+    average correlation ``r`` that overlapping windows induce
+    (:func:`window_overlap_correlation`; long BHAR windows of one firm overlap),
+    with a two-sided p from Student's t with N - 1 df.
+
+    NaN (no test, and so no place in the multiple-testing family) for fewer
+    than ``min_n`` events. The bootstrap of :func:`bootstrap_skewness_adjusted_t`
+    is not used here: it resamples events as if independent, and is oversized
+    for small N.
+    """
+    c = _finite(x)
+    n = len(c)
+    if n < max(min_n, 3) or not np.isfinite(rbar):
+        return float("nan"), float("nan")
+    t, _ = skewness_adjusted_t(c)
+    den = 1 + (n - 1) * rbar
+    if not np.isfinite(t) or den <= 0:
+        return float("nan"), float("nan")
+    ta = t * math.sqrt((1 - rbar) / den)
+    return float(ta), _two_sided_t(ta, n - 1)

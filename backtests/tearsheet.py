@@ -242,7 +242,7 @@ def context(run: RunData, figs: list) -> dict:
                          "mean BHAR", "skew-adj. t (p; q)"],
         "study_note": "Cross-sectional t (Brown-Warner 1985), Patell (1976), BMP (Boehmer-Musumeci-Poulsen 1991), BMP with the Kolari-Pynnonen (2010) "
                       "adjustment for overlapping windows, Corrado (1989) rank and Cowan (1992) generalized sign on the CAR windows; on the BHAR "
-                      "windows the mean buy-and-hold abnormal return and the skewness-adjusted t (Lyon-Barber-Tsai 1999) with a seeded bootstrap p. "
+                      "windows the mean buy-and-hold abnormal return and the skewness-adjusted t (Lyon-Barber-Tsai 1999) adjusted for overlapping windows (Kolari-Pynnonen factor), tested only for 10 or more events. "
                       f"Two-sided p and Benjamini-Hochberg q in brackets: q adjusts over all {n_tests} tests run in study.csv ({n_models} models, "
                       "every group, window and test); bold means adjusted significance, q < 0.05. The basket is each event's hedge basket "
                       "(the peers minus its announcing company); unknown-time events count only in windows reaching day +1.",

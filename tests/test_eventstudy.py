@@ -381,14 +381,16 @@ def test_table_q_values_bhar_tests_and_summary():
     r, ev = _simulate(rng, 0.01, n_events=30)
     ev["category"] = ["a", "b"] * 15
     st = StudySettings(windows=("0:0", "0:1", "-5:-1"), bhar_windows=("0:20",), models=("market_model", "market_adjusted"), market="MKT",
-                       estimation=200, gap=10, min_estimation=100, bootstrap_draws=499)
+                       estimation=200, gap=10, min_estimation=100)
     res = EventStudy(r, ev, "AAA", ["B1"], st).fit()
     t = res.table
     for c in ["q_cs", "q_patell", "q_bmp", "q_kp", "q_rank", "q_sign", "t_skew", "p_skew", "q_skew"]:
         assert c in t.columns
     bhar = t["window"] == "0:20"
     assert t.loc[bhar, CAR_TESTS + ["q_cs", "q_patell", "q_bmp", "q_kp", "q_rank", "q_sign"]].isna().all().all()
-    assert t.loc[bhar, "t_skew"].notna().all() and t.loc[bhar, "p_skew"].notna().all()
+    big = bhar & (t["n"] >= et.BHAR_MIN_EVENTS)
+    assert big.sum() >= 2 and t.loc[big, "t_skew"].notna().all() and t.loc[big, "p_skew"].notna().all()
+    assert t.loc[bhar & ~big, ["t_skew", "p_skew", "q_skew"]].isna().all().all()  # small groups get no test and no q
     assert t.loc[~bhar, ["t_skew", "p_skew", "q_skew"]].isna().all().all()
     # one Benjamini-Hochberg family: every finite p-value of the table, all models, rows and tests together
     p = t[P_TESTS].to_numpy().ravel()
@@ -495,7 +497,11 @@ def test_bundled_study_multiple_testing_and_bhar_rows(bundled_study):
     q = multipletests(p[ok], method="fdr_bh")[1]
     np.testing.assert_allclose(study[[c.replace("p_", "q_") for c in P_TESTS]].to_numpy().ravel()[ok], q)
     bhar = study["window"].isin(["0:20", "0:60"])
-    assert study.loc[bhar, CAR_TESTS].isna().all().all() and study.loc[bhar & (study["n"] >= 3), "t_skew"].notna().all()
+    assert study.loc[bhar, CAR_TESTS].isna().all().all() and study.loc[bhar & (study["n"] >= 10), "t_skew"].notna().all()
+    assert study.loc[bhar & (study["n"] < 10), ["t_skew", "p_skew", "q_skew"]].isna().all().all()
+    # the KP factor uses the overlap of the long windows
+    row = study[(study["model"] == "peer_adjusted") & (study["group"] == "all") & (study["window"] == "0:60")].iloc[0]
+    assert 0 < row["rbar"] < 1
     assert "-5:-1" in set(study["window"])
 
 
@@ -547,3 +553,15 @@ def test_tearsheet_study_table_bolds_by_adjusted_q(tmp_path):
                 assert f"q {x[q]:.3f}" in c["text"] and f"{x[p]:.3f}" in c["text"]
             p_only += bool(x[p] < 0.05 <= x[q])
     assert p_only > 0  # some p < 0.05 are not significant once adjusted, and are not bold
+
+
+def test_overlap_adjusted_skewness_t_on_paper():
+    x = np.array([0.0, 0.0, 0.0, 0.0, 5.0, 1.0, -1.0, 2.0, 0.5, -0.5])
+    t, _ = et.skewness_adjusted_t(x)
+    ta, p = et.overlap_adjusted_skewness_t(x, 0.1)
+    # KP factor for N = 10, r = 0.1: sqrt(0.9 / 1.9)
+    assert ta == pytest.approx(t * math.sqrt(0.9 / 1.9), rel=1e-12)
+    from scipy import stats
+
+    assert p == pytest.approx(2 * stats.t.sf(abs(ta), 9), rel=1e-12)
+    assert et.overlap_adjusted_skewness_t(x[:9], 0.1) == (pytest.approx(float("nan"), nan_ok=True), pytest.approx(float("nan"), nan_ok=True))
