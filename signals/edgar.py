@@ -128,20 +128,21 @@ def filing_dates(doc: dict, ticker: str) -> pd.DataFrame:
     """Each 10-Q/10-K of a companyfacts document: ``ticker, form, period_end, filed``.
 
     A filing is known by its accession number (or, where a fact has none, its
-    form and filed date); its period end is the latest ``end`` among its facts,
-    its date the earliest ``filed``. Where several filings report the same
+    form and filed date); its period end is the latest ``end`` among its
+    financial-statement (``us-gaap``) facts (cover-page ``dei`` facts such as
+    shares outstanding are dated after the period and are left out), its date
+    the earliest ``filed``. Where several filings report the same
     period (amendments are other forms and are left out), the first is kept:
     that is when the period's filing became public. For
     :func:`signals.fundamentals.load_fundamentals` (``filings=``), which then
     dates 10-Q/10-K-only figures by these dates instead of the deadline lag.
     """
     rows = []
-    for taxonomy in doc.get("facts", {}).values():
-        for tag in taxonomy.values():
-            for unit in tag.get("units", {}).values():
-                for f in unit:
-                    if f.get("form") in ("10-Q", "10-K") and f.get("end") and f.get("filed"):
-                        rows.append((f["form"], f.get("accn") or f"{f['form']} {f['filed']}", f["end"], f["filed"]))
+    for tag in doc.get("facts", {}).get("us-gaap", {}).values():
+        for unit in tag.get("units", {}).values():
+            for f in unit:
+                if f.get("form") in ("10-Q", "10-K") and f.get("end") and f.get("filed"):
+                    rows.append((f["form"], f.get("accn") or f"{f['form']} {f['filed']}", f["end"], f["filed"]))
     if not rows:
         return pd.DataFrame(columns=["ticker", "form", "period_end", "filed"])
     f = pd.DataFrame(rows, columns=["form", "accn", "end", "filed"])

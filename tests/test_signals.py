@@ -219,17 +219,22 @@ def _facts_doc():
     """A small document in the companyfacts shape (values in USD)."""
     capex = [
         {"start": "2025-01-01", "end": "2025-03-31", "val": 25_019_000_000, "filed": "2025-05-02", "form": "10-Q", "fp": "Q1"},
-        {"start": "2025-01-01", "end": "2025-06-30", "val": 57_202_000_000, "filed": "2025-08-01", "form": "10-Q", "fp": "Q2"},
+        {"start": "2025-01-01", "end": "2025-06-30", "val": 57_202_000_000, "filed": "2025-08-01", "form": "10-Q", "fp": "Q2",
+         "accn": "0001018724-25-000086"},
         {"start": "2025-01-01", "end": "2025-09-30", "val": 92_302_000_000, "filed": "2025-10-31", "form": "10-Q", "fp": "Q3"},
         {"start": "2025-01-01", "end": "2025-12-31", "val": 131_819_000_000, "filed": "2026-02-06", "form": "10-K", "fp": "FY"},
         # a restatement of Q1 filed a year later: a new vintage, not a rewrite
         {"start": "2025-01-01", "end": "2025-03-31", "val": 25_500_000_000, "filed": "2026-04-30", "form": "10-Q", "fp": "Q1"},
     ]
     rpo = [{"end": "2025-12-31", "val": 244_000_000_000, "filed": "2026-02-06", "form": "10-K"}]
-    return {"cik": 1018724, "facts": {"us-gaap": {
-        "PaymentsToAcquirePropertyPlantAndEquipment": {"units": {"USD": capex}},
-        "RevenueRemainingPerformanceObligation": {"units": {"USD": rpo}},
-    }}}
+    # as in real documents, the Q2 10-Q's cover page (dei) reports shares outstanding at a date after the quarter
+    shares = [{"end": "2025-07-18", "val": 10_663_000_000, "filed": "2025-08-01", "form": "10-Q", "fp": "Q2", "accn": "0001018724-25-000086"}]
+    return {"cik": 1018724, "facts": {
+        "dei": {"EntityCommonStockSharesOutstanding": {"units": {"shares": shares}}},
+        "us-gaap": {
+            "PaymentsToAcquirePropertyPlantAndEquipment": {"units": {"USD": capex}},
+            "RevenueRemainingPerformanceObligation": {"units": {"USD": rpo}},
+        }}}
 
 
 def test_edgar_parse_derives_quarters_from_ytd_and_keys_by_filed():
