@@ -85,7 +85,8 @@ SCHEMA: dict = {
         "min_estimation": Leaf("int", 120, minimum=20),
         "models": Leaf("list[str]", ["market_adjusted", "market_model", "peer_adjusted"], choices=("market_adjusted", "market_model", "peer_adjusted")),
         "market": Leaf("str", "SPY"),
-        "clusters": Leaf("choice", "merge", POLICIES),
+        # null: the run's own events.clusters, so the study counts the units the run traded
+        "clusters": Leaf("choice", None, POLICIES, nullable=True),
         "signal_windows": Leaf("list[str]", ["0:1", "0:5"]),
     },
     "placebo": {
@@ -209,6 +210,8 @@ def resolve(data: dict | None, source: str | None = None) -> dict:
     problems: list[Problem] = []
     cfg = _walk(SCHEMA, data or {}, "", problems, source)
     _strategy_params(cfg, problems, source)
+    if not problems and cfg["study"]["clusters"] is None:
+        cfg["study"]["clusters"] = cfg["events"]["clusters"]
     if not problems:
         u = cfg["universe"]
         if u["target"] in u["peers"]:

@@ -300,3 +300,22 @@ def test_placebo_beta_hedge_is_estimated_at_each_placebo_entry():
         beta = trailing_beta(r.context.returns, "AMZN", basket, s[entry[0, h] - 1], pf["beta_window"])
         want = leg_weights(1, "AMZN", basket, pf["gross"], pf["long_share"], "beta", beta)
         assert out[0, h] == pytest.approx([want.get(t, 0.0) for t in tickers], rel=1e-9)
+
+
+def test_the_study_counts_the_units_the_run_traded(tmp_path, capsys):
+    p = tmp_path / "k.yaml"
+    p.write_text("events: {clusters: keep}\noutput: {tearsheet: false}\n")
+    assert main(["run", "--config", str(p), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    import re
+
+    units = int(re.search(r"(\d+) after the cluster rule", out).group(1))
+    ns = {int(n) for n in re.findall(r"CAAR 0:[15]: +-?[\d.]+% \(n=(\d+)", out)}
+    assert ns == {units} == {79}
+    assert yaml_load(tmp_path / "o" / "config.yaml")["study"]["clusters"] == "keep"
+
+
+def yaml_load(path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())
