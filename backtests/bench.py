@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from backtests.config import bundled_config, load_config
-from backtests.rundir import write_run
+from backtests.reports.rundir import write_run
 from backtests.runner import run
 
 
@@ -60,8 +60,9 @@ def main(argv=None) -> None:
 
 def tearsheet_timing(cfg: dict, repeat: int) -> str:
     """Median time of a full ``aibt run`` pipeline (run, study, files) against building its tear sheet."""
-    from backtests.study import study_for_config, write_study
-    from backtests.tearsheet import build_tearsheet
+    from backtests.reports.rundir import write_study
+    from backtests.stats.study import study_for_config
+    from backtests.reports.tearsheet import build_tearsheet
 
     runs, sheets = [], []
     for _ in range(repeat):

@@ -17,7 +17,7 @@ from events.errors import InputError
 
 def _ticker_list(option: str | None) -> list[str]:
     """``--tickers AMZN,msft`` -> ["AMZN", "MSFT"]; every bundled ticker when not given."""
-    from backtests.marketdata import BUNDLED_TICKERS
+    from backtests.market.marketdata import BUNDLED_TICKERS
 
     return [t.strip().upper() for t in option.split(",") if t.strip()] if option else list(BUNDLED_TICKERS)
 
@@ -60,7 +60,7 @@ def run_cmd(config_path, out):
     import datetime as dt
 
     from backtests.config import load_config, position_label
-    from backtests.rundir import check_out_dir, default_run_dir, write_run
+    from backtests.reports.rundir import check_out_dir, default_run_dir, write_run
     from backtests.runner import run
 
     started = dt.datetime.now(dt.timezone.utc)
@@ -73,7 +73,8 @@ def run_cmd(config_path, out):
     writers = []
     study = None
     if cfg["study"]["enabled"]:
-        from backtests.study import study_for_config, write_study
+        from backtests.reports.rundir import write_study
+        from backtests.stats.study import study_for_config
 
         with _config_named(config_path):
             study = study_for_config(cfg, result)
@@ -81,7 +82,7 @@ def run_cmd(config_path, out):
         writers.append(lambda d: write_study(study, d))
     post = []
     if cfg["output"]["tearsheet"]:
-        from backtests.tearsheet import build_tearsheet
+        from backtests.reports.tearsheet import build_tearsheet
 
         post.append(lambda d: build_tearsheet(d))  # reads the files written before it
     path = write_run(result, out or default_run_dir(cfg["name"]), started, extra_writers=writers, post_writers=post)
@@ -96,7 +97,7 @@ def run_cmd(config_path, out):
         ("trades", f"{int(s['n_trades'])}", None), ("hit rate", s["hit_rate"], "%"),
         ("time in market", s["exposure"], "%"),
     ]
-    from backtests.counts import describe, why_nothing_traded
+    from backtests.stats.counts import describe, why_nothing_traded
 
     click.echo(f"  events: {describe(result.counts)}")
     nothing = why_nothing_traded(result.events, result.counts)
@@ -137,7 +138,7 @@ def tearsheet_cmd(run_dir, pdf):
     """Rebuild the tear sheet of a run directory from its files alone (no re-run)."""
     import time
 
-    from backtests.tearsheet import build_tearsheet
+    from backtests.reports.tearsheet import build_tearsheet
 
     t0 = time.perf_counter()
     written = build_tearsheet(run_dir, pdf=pdf)
@@ -157,8 +158,8 @@ def study_cmd(config_path, out, model):
     import datetime as dt
 
     from backtests.config import load_config
-    from backtests.rundir import check_out_dir, default_run_dir, write_study_dir
-    from backtests.study import study_for_config
+    from backtests.reports.rundir import check_out_dir, default_run_dir, write_study_dir
+    from backtests.stats.study import study_for_config
 
     started = dt.datetime.now(dt.timezone.utc)
     check_out_dir(out or default_run_dir("study"))  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
@@ -185,7 +186,7 @@ def data():
 @click.option("--tickers", default=None, help="Comma-separated tickers (default: all bundled).")
 def data_status(tickers):
     """List each ticker's source (bundled or cache), date range and fingerprint."""
-    from backtests.marketdata import cache_dir, load_prices, status_table
+    from backtests.market.marketdata import cache_dir, load_prices, status_table
 
     prices = load_prices(_ticker_list(tickers))
     for w in prices.warnings:
@@ -200,7 +201,7 @@ def data_status(tickers):
 @click.option("--end", default=None, help="Last date (exclusive), YYYY-MM-DD (default: today).")
 def data_refresh(tickers, start, end):
     """Download prices with yfinance into the user cache (atomic; keeps old data on failure)."""
-    from backtests.refresh import DEFAULT_START, refresh
+    from backtests.market.refresh import DEFAULT_START, refresh
 
     report = refresh(_ticker_list(tickers), start or DEFAULT_START, end, log=click.echo, progress=None)
     if report.offline:
@@ -212,7 +213,7 @@ def data_refresh(tickers, start, end):
 @click.argument("path", type=click.Path(dir_okay=False))
 def data_check(path):
     """Validate a price CSV (date,open,high,low,close,adj_close,volume)."""
-    from backtests.marketdata import load_price_file
+    from backtests.market.marketdata import load_price_file
 
     p = load_price_file(path)
     click.echo(f"{path}: ok, {len(p.frame)} sessions {p.first.date()}..{p.last.date()}, sha256 {p.sha256}")
@@ -225,7 +226,7 @@ def events():
 
 
 def _calendar(files, bundled=True):
-    from backtests.marketdata import load_prices
+    from backtests.market.marketdata import load_prices
     from events.loader import load_calendar
 
     amzn = load_prices(["AMZN"])["AMZN"]
@@ -269,7 +270,7 @@ def events_check(categories, half, show_all):
     """Volume sanity check: was day 0 the high-volume session around each event?"""
     import pandas as pd
 
-    from backtests.marketdata import load_prices
+    from backtests.market.marketdata import load_prices
     from events.align import align
     from events.volume_check import volume_check
 

@@ -90,7 +90,7 @@ SCHEMA: dict = {
         "signal_windows": Leaf("list[str]", ["0:1", "0:5"]),
     },
     "placebo": {
-        # the same holdings at seeded random sessions away from every event of the target (backtests.placebo)
+        # the same holdings at seeded random sessions away from every event of the target (backtests.stats.placebo)
         "enabled": Leaf("bool", True),
         "n": Leaf("int", 1000, minimum=1, maximum=100_000),
         "seed": Leaf("int", 20261124, minimum=0),

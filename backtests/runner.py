@@ -4,7 +4,7 @@ Steps: resolve the config; load prices (total return), the event calendar
 and the signals; select and align events to the run's sessions; resolve
 clusters; let the strategy plan its episodes; simulate on Backtrader; build
 the frames a run directory holds. Nothing here writes files (see
-:mod:`backtests.rundir`).
+:mod:`backtests.reports.rundir`).
 """
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from backtests.config import load_config, resolve
-from backtests.counts import event_counts
-from backtests.engine import check_trades_agree, simulate
-from backtests.marketdata import load_prices
-from backtests.performance import summary_metrics
-from backtests.traded_windows import held_baskets, traded_window_returns
+from backtests.inputs import RUN_SIGNALS, select_events, target_signals
+from backtests.stats.counts import event_counts
+from backtests.engines.backtrader_engine import check_trades_agree, simulate
+from backtests.market.marketdata import load_prices
+from backtests.stats.performance import summary_metrics
+from backtests.stats.traded_windows import held_baskets, traded_window_returns
 from events.align import align
 from events.clusters import apply_policy, find_clusters
 from events.errors import InputError, Problem
@@ -46,9 +47,9 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     context: StrategyContext | None = None
     signals: pd.DataFrame | None = None  # the target's signals as known at each session
-    counts: dict = field(default_factory=dict)  # backtests.counts.event_counts
-    per_event: pd.DataFrame | None = None  # backtests.traded_windows: entry fill to exit fill, overnight gap apart
-    placebo: object | None = None  # backtests.placebo.PlaceboResult (None for benchmarks and runs without trades)
+    counts: dict = field(default_factory=dict)  # backtests.stats.counts.event_counts
+    per_event: pd.DataFrame | None = None  # backtests.stats.traded_windows: entry fill to exit fill, overnight gap apart
+    placebo: object | None = None  # backtests.stats.placebo.PlaceboResult (None for benchmarks and runs without trades)
 
 
 def _config(config) -> dict:
@@ -161,7 +162,7 @@ def run(config=None, *, feed: str = "array") -> RunResult:
 
 
 def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessions, actual_total, returns):
-    """The placebo null of a run (:mod:`backtests.placebo`): the run's holdings
+    """The placebo null of a run (:mod:`backtests.stats.placebo`): the run's holdings
     placed ``placebo.n`` times at seeded random sessions away from events, and
     executed with the run's costs by the array executor that reproduces the
     Backtrader run.
@@ -177,8 +178,8 @@ def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessio
     estimated like the strategy's: on the ``beta_window`` sessions up to the
     one before its own (placebo) entry fill.
     """
-    from backtests.arrayexec import ExecConfig, PriceArrays, holdings_from_episodes
-    from backtests.placebo import near_event_mask, placebo_test
+    from backtests.engines.arrays import ExecConfig, PriceArrays, holdings_from_episodes
+    from backtests.stats.placebo import near_event_mask, placebo_test
 
     u, pf = cfg["universe"], cfg["portfolio"]
     target, peers = u["target"], [p for p in u["peers"] if p != u["target"]]
@@ -205,7 +206,7 @@ def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessio
 
 
 def _beta_reweigh(returns: pd.DataFrame, target: str, tickers: list[str], pf: dict):
-    """``reweigh`` for :func:`backtests.placebo.placebo_test` under ``hedge: beta``:
+    """``reweigh`` for :func:`backtests.stats.placebo.placebo_test` under ``hedge: beta``:
     each placed holding keeps its side and basket, and gets the leg weights of
     :func:`strategies.hedge.leg_weights` with the trailing beta of
     :func:`strategies.hedge.trailing_beta` ending the session before its entry."""
@@ -244,57 +245,6 @@ def _beta_reweigh(returns: pd.DataFrame, target: str, tickers: list[str], pf: di
         return out
 
     return reweigh
-
-
-RUN_SIGNALS = ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")
-_SIGNAL_MEMO: dict = {}
-
-
-def target_signals(target: str) -> tuple[pd.DataFrame, dict]:
-    """The target's point-in-time signal table (the signals a run uses) and the
-    fundamentals' fingerprints; memoised per process by those fingerprints."""
-    from signals.fundamentals import load_fundamentals
-    from signals.history import signal_table
-
-    fund = load_fundamentals()
-    prints = {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
-    key = (target, tuple(sorted(prints.items())))
-    if key not in _SIGNAL_MEMO:
-        _SIGNAL_MEMO[key] = signal_table(fund, target, list(RUN_SIGNALS))
-    return _SIGNAL_MEMO[key].copy(), prints
-
-
-def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.DatetimeIndex):
-    """Load the calendar and apply the config's event filters.
-
-    Returns ``(calendar, everything, selected, why)``: ``why`` holds, for
-    every event of ``everything``, the reason it was not selected ('' if it was).
-    """
-    cal = load_calendar(ev_cfg["files"], bundled=ev_cfg["bundled"], earnings=ev_cfg["earnings"], price_range=(all_sessions[0], all_sessions[-1]))
-    everything = cal.frame.copy()
-    why = pd.Series("", index=everything.index, dtype=object)
-    sel = everything
-    if ev_cfg["categories"]:
-        m = sel["category"].isin(ev_cfg["categories"])
-        why[sel.index[~m]] = "not selected: category " + sel.loc[~m, "category"]
-        sel = sel[m]
-    if ev_cfg["tickers"]:
-        want = set(ev_cfg["tickers"])
-        m = sel["tickers"].map(lambda ts: bool(want & set(ts))).astype(bool)
-        why[sel.index[~m]] = "not selected: affects none of " + ",".join(ev_cfg["tickers"])
-        sel = sel[m]
-    if ev_cfg["companies"]:
-        m = sel["company"].isin(ev_cfg["companies"])
-        why[sel.index[~m]] = "not selected: company " + sel.loc[~m, "company"]
-        sel = sel[m]
-    order = {"low": 0, "medium": 1, "high": 2}
-    m = (sel["confidence"].map(order) >= order[ev_cfg["min_confidence"]]).astype(bool)
-    why[sel.index[~m]] = "not selected: confidence " + sel.loc[~m, "confidence"]
-    sel = sel[m]
-    m = (sel["day0"] >= sessions[0]) & (sel["day0"] <= sessions[-1])
-    why[sel.index[~m]] = "outside the run dates"
-    sel = sel[m]
-    return cal, everything, sel, why
 
 
 def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFrame:

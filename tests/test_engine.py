@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from backtests.engine import simulate
+from backtests.engines.backtrader_engine import simulate
 from strategies.base import ScheduleStrategy
 from strategies.schedule import Episode, build_episodes, target_weights
 
@@ -146,7 +146,7 @@ def test_close_fill_is_explicit_cheat_on_close():
 
 
 def test_fills_agree_with_backtrader_transactions():
-    from backtests.engine import check_fills_agree
+    from backtests.engines.backtrader_engine import check_fills_agree
 
     r = sim(one_episode())
     # a transactions dict shaped like Backtrader's (bar datetime -> [size, price, sid, name, -value]), from the good fills
@@ -169,7 +169,7 @@ def test_strategy_returns_compound_to_final_value():
 
 
 def test_episode_pnl_agrees_with_backtrader_trade_analyzer():
-    from backtests.engine import check_trades_agree
+    from backtests.engines.backtrader_engine import check_trades_agree
 
     r = sim(one_episode(), commission_bps=10.0)
     ta = r.trade_analysis

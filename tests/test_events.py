@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from backtests.cli import main
-from backtests.marketdata import load_prices
+from backtests.market.marketdata import load_prices
 from events.align import Window, align, first_legal_entry, is_legal_entry, unknown_time_windows
 from events.calendar import reaction_session
 from events.clusters import apply_policy, cluster_report, find_clusters

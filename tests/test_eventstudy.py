@@ -12,10 +12,10 @@ import statsmodels.api as sm
 import yaml
 from scipy import stats
 
-from backtests import eventtests as et
+from backtests.stats import eventtests as et
 from backtests.cli import main
-from backtests.eventstudy import EventStudy, StudySettings
-from backtests.performance import alpha_beta_hac, newey_west_lags
+from backtests.stats.eventstudy import EventStudy, StudySettings
+from backtests.stats.performance import alpha_beta_hac, newey_west_lags
 from events.calendar import sessions_between
 
 
@@ -246,7 +246,7 @@ def test_unknown_time_events_stay_out_of_windows_without_day_plus_one():
 # ============================================================= issue 9: statistics that measure what is traded
 from statsmodels.stats.multitest import multipletests  # noqa: E402
 
-from backtests import tearframes as T  # noqa: E402
+from backtests.reports import tearframes as T  # noqa: E402
 
 P_TESTS = ["p_cs", "p_patell", "p_bmp", "p_kp", "p_rank", "p_sign", "p_skew"]
 CAR_TESTS = ["t_cs", "p_cs", "t_patell", "p_patell", "t_bmp", "p_bmp", "t_kp", "p_kp", "z_rank", "p_rank", "z_sign", "p_sign"]
@@ -347,7 +347,7 @@ def test_estimation_leaves_out_the_sessions_it_is_told_to():
 
 
 def test_calendar_exclusions_by_hand():
-    from backtests.study import calendar_exclusions
+    from backtests.stats.study import calendar_exclusions
 
     cal = pd.DataFrame({
         "event_id": ["earn_amzn", "earn_msft", "nvda_only", "openai_amzn", "late"],
@@ -471,7 +471,7 @@ def test_caar_figure_counts_the_tables_events(bundled_study):
 
 
 def test_bundled_peer_adjusted_ar_uses_the_hedge_basket(bundled_study):
-    from backtests.study import _returns
+    from backtests.stats.study import _returns
 
     ar = pd.read_csv(bundled_study / "abnormal_returns.csv")
     doc = json.loads((bundled_study / "study.json").read_text())
@@ -507,7 +507,7 @@ def test_bundled_study_multiple_testing_and_bhar_rows(bundled_study):
 
 def test_estimation_windows_leave_out_the_whole_calendar():
     from backtests.config import load_config
-    from backtests.study import study_for_config
+    from backtests.stats.study import study_for_config
     from events.loader import load_calendar
 
     cfg = load_config(None)  # default: AI-infrastructure events only, earnings not selected
@@ -528,7 +528,7 @@ def test_estimation_windows_leave_out_the_whole_calendar():
 
 
 def test_tearsheet_study_table_bolds_by_adjusted_q(tmp_path):
-    from backtests.tearsheet import context, load_run
+    from backtests.reports.tearsheet import context, load_run
 
     out = tmp_path / "r"
     assert main(["run", "--out", str(out)]) == 0

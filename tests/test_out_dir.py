@@ -40,8 +40,8 @@ def no_work(monkeypatch):
 
     monkeypatch.setattr("backtests.config.load_config", forbidden)
     monkeypatch.setattr("backtests.runner.run", forbidden)
-    monkeypatch.setattr("backtests.study.study_for_config", forbidden)
-    monkeypatch.setattr("backtests.marketdata.load_prices", forbidden)
+    monkeypatch.setattr("backtests.stats.study.study_for_config", forbidden)
+    monkeypatch.setattr("backtests.market.marketdata.load_prices", forbidden)
 
 
 def snapshot(root: Path) -> dict:
@@ -166,11 +166,11 @@ def test_previous_study_directory_is_replaced(tmp_path, cheap_config, monkeypatc
     d.mkdir()
     (d / "manifest.json").write_text(json.dumps({"aibt_version": "0"}))
     (d / "study.csv").write_text("old\n")
-    from backtests.rundir import write_study_dir
+    from backtests.reports.rundir import write_study_dir
     import datetime as dt
     from types import SimpleNamespace
 
-    monkeypatch.setattr("backtests.study.write_study", lambda study, tmp: (tmp / "study.csv").write_text("new\n"))
+    monkeypatch.setattr("backtests.reports.rundir.write_study", lambda study, tmp: (tmp / "study.csv").write_text("new\n"))
     write_study_dir({"name": "x"}, SimpleNamespace(fingerprints={}), d, dt.datetime.now(dt.timezone.utc))
     assert (d / "study.csv").read_text() == "new\n"
     assert json.loads((d / "manifest.json").read_text())["aibt_version"] != "0"
@@ -190,7 +190,7 @@ def test_a_foreign_manifest_json_is_not_a_run_directory(tmp_path, capsys, no_wor
 
 # ------------------------------------------------------------ the Python API (defence in depth)
 def test_atomic_directory_refuses_to_replace_a_user_folder(tmp_path):
-    from backtests.rundir import atomic_directory
+    from backtests.reports.rundir import atomic_directory
 
     d = user_folder(tmp_path)
     before = snapshot(tmp_path)
@@ -202,7 +202,7 @@ def test_atomic_directory_refuses_to_replace_a_user_folder(tmp_path):
 
 def test_atomic_directory_refuses_a_folder_that_gains_files_during_the_run(tmp_path):
     """Checked again at the swap: a file dropped into the empty --out while the run worked is kept."""
-    from backtests.rundir import atomic_directory
+    from backtests.reports.rundir import atomic_directory
 
     d = tmp_path / "out"
     d.mkdir()
@@ -215,7 +215,7 @@ def test_atomic_directory_refuses_a_folder_that_gains_files_during_the_run(tmp_p
 
 
 def test_atomic_directory_refuses_a_file(tmp_path):
-    from backtests.rundir import atomic_directory
+    from backtests.reports.rundir import atomic_directory
 
     f = tmp_path / "report.txt"
     f.write_text("keep me\n")
@@ -229,7 +229,7 @@ def test_atomic_directory_refuses_a_file(tmp_path):
 def test_write_run_refuses_a_user_folder(tmp_path):
     import datetime as dt
 
-    from backtests.rundir import write_run
+    from backtests.reports.rundir import write_run
     from backtests.runner import run
 
     res = run({"strategy": {"kind": "buy_and_hold"}, "events": {"bundled": False, "earnings": False}, "dates": {"start": "2024-01-02"}})

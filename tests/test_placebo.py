@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.arrayexec import ExecConfig, Holding, PriceArrays, check_schedule, execute, execute_batch, holding_arrays, holdings_from_episodes
-from backtests.placebo import DEFAULT_SEED, near_event_mask, placebo_result, placebo_test, sample_schedules
+from backtests.engines.arrays import ExecConfig, Holding, PriceArrays, check_schedule, execute, execute_batch, holding_arrays, holdings_from_episodes
+from backtests.stats.placebo import DEFAULT_SEED, near_event_mask, placebo_result, placebo_test, sample_schedules
 
 CONFIGS = "backtests/configs/"
 
@@ -26,7 +26,7 @@ def _frames(opens: dict, closes: dict, sessions) -> dict:
 
 def _targets(holdings, sessions, tickers, cash_buffer=0.0) -> pd.DataFrame:
     """The ScheduleStrategy targets frame of ``holdings`` (a continuing holding keeps its episode)."""
-    from backtests.arrayexec import scaled_weights
+    from backtests.engines.arrays import scaled_weights
 
     w = pd.DataFrame(0.0, index=sessions, columns=list(tickers))
     ep = pd.Series(0, index=sessions, dtype=int)
@@ -42,7 +42,7 @@ def _targets(holdings, sessions, tickers, cash_buffer=0.0) -> pd.DataFrame:
 
 
 def _backtrader(holdings, frames, cfg: ExecConfig) -> pd.Series:
-    from backtests.engine import simulate
+    from backtests.engines.backtrader_engine import simulate
     from strategies.base import ScheduleStrategy
 
     sessions = next(iter(frames.values())).index
@@ -58,7 +58,7 @@ def engine_slip_out() -> bool:
     Probed on a bar whose open is its high."""
     s = pd.bdate_range("2024-01-02", periods=4)
     f = {"X": pd.DataFrame({"open": [10.0, 10.0, 10.0, 10.0], "high": [10.0] * 4, "low": [9.0] * 4, "close": [10.0] * 4, "volume": 1e6}, index=s)}
-    from backtests.engine import simulate
+    from backtests.engines.backtrader_engine import simulate
     from strategies.base import ScheduleStrategy
 
     t = _targets([Holding(1, None, {"X": 0.5})], s, ["X"])
@@ -119,7 +119,7 @@ def test_hand_close_fill_borrow_nights_shift_by_one():
 
 # ---------------------------------------------------------------- parity with Backtrader runs
 def _parity(cfg, slip_out):
-    from backtests.marketdata import load_prices
+    from backtests.market.marketdata import load_prices
     from backtests.runner import run
     from strategies import STRATEGIES
 
@@ -343,7 +343,7 @@ def test_placebo_on_the_default_run_is_fast(engine_slip_out):
     ex, r, hs = _parity(load_config(CONFIGS + "default.yaml"), engine_slip_out)
     ctx = r.context
     pa_tickers = list(dict.fromkeys([ctx.target, *ctx.peers]))
-    from backtests.marketdata import load_prices
+    from backtests.market.marketdata import load_prices
 
     prices = load_prices(pa_tickers)
     pa = PriceArrays.from_frames({t: prices[t].total_return_ohlc() for t in pa_tickers}, ctx.sessions, pa_tickers)
@@ -374,7 +374,7 @@ def test_batch_daily_paths_equal_single_runs():
 def test_placebo_figure():
     from matplotlib.figure import Figure
 
-    from backtests.figures import placebo_distribution
+    from backtests.reports.figures import placebo_distribution
 
     fig = placebo_distribution(np.random.default_rng(0).normal(0, 0.05, 1000), 0.12, 0.004, 1000, "Source: test", 0.005)
     assert isinstance(fig, Figure)

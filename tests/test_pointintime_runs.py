@@ -125,7 +125,7 @@ def test_excess_is_over_a_basket_position_of_the_same_net_exposure():
     assert abs(d.exposure["net"]).max() < 0.15  # dollar neutral at entry, up to the drift of a few sessions
     # the net weight held into each session, rebuilt from the fills: shares held over t (after t's open fills)
     # valued at the close of t-1, over the portfolio value at t-1
-    from backtests.marketdata import load_prices
+    from backtests.market.marketdata import load_prices
 
     sessions = d.context.sessions
     closes = pd.DataFrame({t: load_prices([t])[t].total_return_ohlc()["close"] for t in ["AMZN", "MSFT", "GOOGL", "META", "ORCL"]}).loc[sessions]
@@ -172,7 +172,7 @@ def test_entry_on_the_first_session_is_reported_at_its_real_fill(tmp_path):
     assert res.fills["date"].min() == pd.Timestamp("2024-01-03")
     assert t["entry"] == "2024-01-03"
     tr = {x: res.context.returns for x in ["AMZN"]}  # noqa: F841 (documentation of the inputs used)
-    from backtests.marketdata import load_prices
+    from backtests.market.marketdata import load_prices
 
     amzn = load_prices(["AMZN"])["AMZN"].total_return_ohlc()
     exit_ = pd.Timestamp(t["exit"])
@@ -183,7 +183,7 @@ def test_entry_on_the_first_session_is_reported_at_its_real_fill(tmp_path):
 
 def test_per_event_returns_run_from_entry_fill_to_exit_fill_with_the_gap_apart():
     from backtests.config import bundled_config
-    from backtests.marketdata import load_prices
+    from backtests.market.marketdata import load_prices
 
     res = run(str(bundled_config("default")))
     pe = res.per_event.set_index("event_id")
@@ -253,7 +253,7 @@ def test_benchmarks_have_no_placebo(tmp_path):
 def test_placebo_schedules_of_a_run_avoid_every_event_of_amzn_and_its_peers(monkeypatch):
     """earnings_only loads only AMZN's releases, yet its placebo holdings must touch no
     session near any bundled AI-infrastructure event or any peer's earnings release."""
-    import backtests.placebo as P
+    import backtests.stats.placebo as P
     from backtests.config import bundled_config
     from events.loader import load_calendar
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from backtests.cli import main
-from backtests.marketdata import BUNDLED_TICKERS, bundled_price_path, cache_price_path, load_price_file, load_prices
+from backtests.market.marketdata import BUNDLED_TICKERS, bundled_price_path, cache_price_path, load_price_file, load_prices
 from events.errors import InputError
 
 HEADER = "date,open,high,low,close,adj_close,volume\n"

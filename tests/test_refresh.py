@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.marketdata import cache_price_path, load_prices
-from backtests.refresh import normalize_download, refresh, splice
+from backtests.market.marketdata import cache_price_path, load_prices
+from backtests.market.refresh import normalize_download, refresh, splice
 from events.errors import InputError
 
 
@@ -156,7 +156,7 @@ def test_network_unreachable_says_so_once_and_writes_nothing(isolated_cache):
 
 
 def test_cli_refresh_offline_exits_0(monkeypatch, capsys):
-    import backtests.refresh as r
+    import backtests.market.refresh as r
 
     def offline(ticker, start, end):
         raise OSError("Network is unreachable")

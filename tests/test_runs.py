@@ -50,7 +50,7 @@ def test_every_config_writes_the_contracted_directory(runs):
 
 def _legal_first_entry(ev, notice=5):
     """Earliest open-fill session at which this event could be traded, worked out from events.csv alone."""
-    from backtests.marketdata import load_prices
+    from backtests.market.marketdata import load_prices
 
     sessions = load_prices(["AMZN"])["AMZN"].frame.index
     p = sessions.get_loc(pd.Timestamp(ev["reaction_session"]))
@@ -124,7 +124,7 @@ def test_real_numbers_default_run(runs):
 
 def test_buy_and_hold_amzn_tracks_amzn(runs):
     r = pd.read_csv(runs["buy_and_hold_amzn"] / "returns.csv", index_col="date")
-    from backtests.marketdata import load_prices
+    from backtests.market.marketdata import load_prices
 
     tr = load_prices(["AMZN"])["AMZN"].total_return_ohlc()
     cash = 1_000_000.0
@@ -202,7 +202,7 @@ def test_bad_config_found_by_the_run_names_the_config_file(tmp_path, capsys, yam
 
 
 def test_failure_leaves_no_half_written_directory(tmp_path):
-    from backtests.rundir import write_run
+    from backtests.reports.rundir import write_run
     import datetime as dt
 
     res = run()

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backtests.cli import main
-from backtests.marketdata import load_prices
+from backtests.market.marketdata import load_prices
 from events.errors import InputError
 from events.loader import load_calendar
 from signals import backlog, capex

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backtests.config import bundled_config, load_config
-from backtests.marketdata import load_prices
+from backtests.market.marketdata import load_prices
 from backtests.runner import run
 
 

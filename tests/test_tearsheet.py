@@ -13,8 +13,8 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 
-from backtests import figures as F
-from backtests import tearframes as T
+from backtests.reports import figures as F
+from backtests.reports import tearframes as T
 from backtests.cli import main
 
 IDX = pd.DatetimeIndex(pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04", "2024-02-01", "2025-01-02"]))

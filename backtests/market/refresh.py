@@ -2,7 +2,7 @@
 
 The download asks explicitly for unadjusted OHLC plus the adjusted close
 (``auto_adjust=False``) and no corporate-action columns, so the file keeps the
-project's convention (see :mod:`backtests.prices`). Each ticker's frame is
+project's convention (see :mod:`backtests.market.prices`). Each ticker's frame is
 normalised (MultiIndex columns flattened, all-empty padding rows dropped),
 validated by the same parser that reads files, spliced onto what is already
 there when the download starts later, and written atomically. A ticker that
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from events.errors import InputError
-from backtests.marketdata import BUNDLED_TICKERS, cache_price_path, load_prices
-from backtests.prices import PriceData, parse_prices, to_csv_bytes
+from backtests.market.marketdata import BUNDLED_TICKERS, cache_price_path, load_prices
+from backtests.market.prices import PriceData, parse_prices, to_csv_bytes
 
 YF_COLUMNS = {"open": "open", "high": "high", "low": "low", "close": "close", "adj close": "adj_close", "adj_close": "adj_close", "volume": "volume"}
 DEFAULT_START = "2015-01-02"

@@ -23,7 +23,7 @@ sessions before day 0, reaching back at most ``lookback`` sessions (default
 twice ``estimation``). Not clean: every studied event's test-window span
 ``[day0 + lo, day0 + hi]`` (lo, hi: the earliest and latest offsets of the
 test windows, not the BHAR windows), every session in ``exclude_sessions``
-(:func:`backtests.study.calendar_exclusions` passes the other calendar
+(:func:`backtests.stats.study.calendar_exclusions` passes the other calendar
 events' spans, earnings included) and sessions with a missing return. An
 event with fewer than ``min_estimation`` clean sessions is skipped. (Counting
 clean sessions rather than a fixed span keeps the estimation precision when
@@ -32,12 +32,12 @@ out a third to a half of all sessions.)
 
 Returns are daily total returns (fractions). For each test window ``a:b``
 (session offsets from day 0) the study reports CAAR and the tests of
-:mod:`backtests.eventtests`. For the longer ``bhar_windows`` it reports the
+:mod:`backtests.stats.eventtests`. For the longer ``bhar_windows`` it reports the
 CAAR and the mean buy-and-hold abnormal return (compounded target return
 minus compounded normal return) tested with the skewness-adjusted t of Lyon,
 Barber and Tsai (1999) times the Kolari-Pynnonen factor for overlapping
 windows, p from Student's t, for groups of 10 events or more
-(:func:`backtests.eventtests.overlap_adjusted_skewness_t`); the CAR tests are
+(:func:`backtests.stats.eventtests.overlap_adjusted_skewness_t`); the CAR tests are
 left empty there. Every p-value of the table, all models, groups, windows and tests
 together, is adjusted by Benjamini-Hochberg (``q_`` columns).
 Standardisation uses the estimation window: for the market model the CAR
@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from backtests import eventtests as et
+from backtests.stats import eventtests as et
 from events.align import Window, unknown_time_windows
 from strategies.hedge import hedge_basket
 

@@ -154,7 +154,7 @@ def summary_metrics(returns: pd.DataFrame, trades: pd.DataFrame, exposure: pd.Da
     ``returns``: columns ``strategy``, ``peer_basket`` (and others);
     ``exposure``: per session ``exposure`` (gross) and ``net_held`` (net
     exposure held over that session, see :func:`excess_returns`); ``counts``:
-    :func:`backtests.counts.event_counts` (``n_events`` is its ``events``).
+    :func:`backtests.stats.counts.event_counts` (``n_events`` is its ``events``).
     """
     s, b = returns["strategy"], returns["peer_basket"]
     ab = alpha_beta_hac(s, b)

@@ -4,7 +4,7 @@ The strategy's holdings (their lengths in sessions and their weights, so
 their sides and hedge baskets) are placed again at seeded random sessions
 away from events, many times, and every such placebo schedule is executed
 with the same array executor and costs as the strategy
-(:mod:`backtests.arrayexec`, which reproduces the Backtrader run). The
+(:mod:`backtests.engines.arrays`, which reproduces the Backtrader run). The
 placebo p-value is the share of placebo runs whose total return is at least
 the strategy's. Everything here is a pure function of arrays (NumPy; no
 Backtrader, no file I/O).
@@ -42,7 +42,7 @@ from typing import Sequence
 
 import numpy as np
 
-from backtests.arrayexec import ExecConfig, Holding, PriceArrays, check_schedule, execute_batch, holding_arrays
+from backtests.engines.arrays import ExecConfig, Holding, PriceArrays, check_schedule, execute_batch, holding_arrays
 
 DEFAULT_SEED = 20261124
 DEFAULT_N = 1000
@@ -68,7 +68,7 @@ def near_event_mask(n_sessions: int, day0_positions: Sequence[int], before: int 
 
 @dataclass(frozen=True)
 class PlaceboSchedules:
-    """Placebo schedules ready for :func:`backtests.arrayexec.execute_batch`:
+    """Placebo schedules ready for :func:`backtests.engines.arrays.execute_batch`:
     ``entry``, ``exit`` (-1 = held to the end), ``continues`` of shape (R, H) and
     ``weights`` (R, H, K), one row per placed run, holdings in time order.
     ``n_requested`` runs were asked for; ``n_skipped`` could not be placed."""
@@ -240,7 +240,7 @@ def placebo_test(holdings: Sequence[Holding], prices: PriceArrays, cfg: ExecConf
                  max_tries: int = DEFAULT_MAX_TRIES, reweigh=None) -> PlaceboResult:
     """Place ``holdings`` at random sessions away from ``near_event`` ``n`` times
     (:func:`sample_schedules`), execute every placebo run with ``cfg``'s costs
-    (:func:`backtests.arrayexec.execute_batch`), and compare with the strategy.
+    (:func:`backtests.engines.arrays.execute_batch`), and compare with the strategy.
 
     ``actual_total``: the strategy's total return (fraction), e.g. the
     Backtrader run's; default: ``holdings`` executed by the same executor.

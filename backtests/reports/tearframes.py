@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtests import performance as pf
+from backtests.stats import performance as pf
 
 SERIES = ["strategy", "amzn", "peer_basket", "benchmark"]
 
@@ -95,7 +95,7 @@ def caar_paths(ar: pd.DataFrame, events: pd.DataFrame, model: str = "peer_adjust
     cumulated from ``lo``, with a 95% band from the cross-sectional standard error.
 
     The point at day ``d`` is the CAAR of window ``lo:d`` over the events the
-    study table would count in that window (see :mod:`backtests.study`): those
+    study table would count in that window (see :mod:`backtests.stats.study`): those
     with an AR on every day ``lo..d``, and an event whose ``needs_day1`` is
     true (unknown time, DESIGN's rule) only from ``d >= 1``. So the point at
     ``d`` equals study.csv's ``caar`` and ``n`` of window ``lo:d`` when the
@@ -170,7 +170,7 @@ def per_event_returns(events: pd.DataFrame, returns: pd.DataFrame, first: int = 
 
 def per_event_table(events: pd.DataFrame, per_event: pd.DataFrame) -> pd.DataFrame:
     """One row per selected event unit (after the cluster rule): its traded
-    window returns from per_event.csv (:mod:`backtests.traded_windows`; NaN
+    window returns from per_event.csv (:mod:`backtests.stats.traded_windows`; NaN
     where it had no legal entry and exit), and whether it was traded or why not
     (from events.csv). Columns: ``event_id, category, reaction_session, entry,
     exit, excess_gap, amzn_traded, basket_traded, excess_traded, traded,

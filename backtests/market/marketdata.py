@@ -16,7 +16,7 @@ import pandas as pd
 import platformdirs
 
 from events.errors import InputError, Problem
-from backtests.prices import PriceData, parse_prices
+from backtests.market.prices import PriceData, parse_prices
 
 #: Tickers shipped in the bundled snapshot.
 BUNDLED_TICKERS = ("AMZN", "MSFT", "GOOGL", "META", "ORCL", "NVDA", "SPY", "QQQ", "XLK")

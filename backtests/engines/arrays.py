@@ -2,12 +2,12 @@
 
 :class:`strategies.base.ScheduleStrategy` on Backtrader is the reference
 simulation. This module does the same arithmetic on arrays, for many
-schedules at once (the placebo test of :mod:`backtests.placebo` runs a
+schedules at once (the placebo test of :mod:`backtests.stats.placebo` runs a
 thousand of them), without Backtrader and without any file I/O.
 
 Session axis and prices
     Positions ``0 .. N-1`` index the run's sessions. Prices are total-return
-    OHLC (USD per share, :meth:`backtests.prices.PriceData.total_return_ohlc`),
+    OHLC (USD per share, :meth:`backtests.market.prices.PriceData.total_return_ohlc`),
     one column per ticker (:class:`PriceArrays`).
 
 Holdings

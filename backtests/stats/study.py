@@ -11,7 +11,7 @@ whole calendar around the target, not only the selected events (see
 * signals: for the target's earnings releases, the peer-adjusted CAR regressed
   on the capex-efficiency change and backlog growth known at day 0 (HC3).
 
-:func:`write_study` writes ``study.json``, ``study.csv`` and
+:func:`backtests.reports.rundir.write_study` writes ``study.json``, ``study.csv`` and
 ``abnormal_returns.csv`` into a directory.
 
 Counting rule shared by ``study.csv`` and ``abnormal_returns.csv``: an event
@@ -23,17 +23,16 @@ and averaging gives that row's ``caar``; their number is its ``n``.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from backtests.eventstudy import AR_COLUMNS, TABLE_COLUMNS, EventStudy, EventStudyResults, StudySettings
-from backtests.marketdata import load_prices
-from backtests.performance import alpha_beta_hac
-from backtests.signalreg import regress, signals_at
+from backtests.stats.eventstudy import AR_COLUMNS, TABLE_COLUMNS, EventStudy, EventStudyResults, StudySettings
+from backtests.market.marketdata import load_prices
+from backtests.stats.performance import alpha_beta_hac
+from backtests.stats.signalreg import regress, signals_at
 from events.align import Window, align
 from events.clusters import apply_policy, find_clusters
 from events.loader import load_calendar
@@ -101,7 +100,7 @@ def study_for_config(cfg: dict, run_result=None) -> StudyOutput:
     tickers include the target or whose company is the target or a peer, from
     ``day0 + lo`` to ``day0 + hi`` (the test windows' extreme offsets).
     """
-    from backtests.runner import select_events
+    from backtests.inputs import select_events
 
     u = cfg["universe"]
     st = settings_from(cfg)
@@ -140,7 +139,7 @@ def signal_regressions(cfg, rets, sessions, peers, calendar: pd.DataFrame | None
     The basket of each release is the trade's hedge basket (the peers: the
     target announced it); estimation windows leave out ``calendar``'s events
     as in :func:`calendar_exclusions`."""
-    from backtests.runner import target_signals  # the same memoised table a run uses
+    from backtests.inputs import target_signals  # the same memoised table a run uses
 
     u = cfg["universe"]
     table, fund_prints = target_signals(u["target"])
@@ -170,34 +169,3 @@ def signal_regressions(cfg, rets, sessions, peers, calendar: pd.DataFrame | None
 
 def _f(v):
     return float(v) if v is not None and np.isfinite(v) else None
-
-
-def _clean(o):
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return float(o) if np.isfinite(o) else None
-    if isinstance(o, np.integer):
-        return int(o)
-    return o
-
-
-def write_study(out: StudyOutput, directory: Path) -> None:
-    """study.json, study.csv and abnormal_returns.csv (DESIGN.md columns).
-
-    study.csv adds ``q_`` columns (Benjamini-Hochberg, method and number of
-    tests in study.json's ``multiple_testing``) and, on BHAR windows,
-    ``mean_bhar, t_skew, p_skew, q_skew``. abnormal_returns.csv adds, per
-    event, ``needs_day1``, ``category`` and ``scheduled`` (see the counting
-    rule in the module docstring)."""
-    from backtests.rundir import write_csv
-
-    doc = out.results.to_dict()
-    doc["clusters_rule"] = out.results.settings.clusters
-    doc["performance"] = out.performance
-    doc["signal_regressions"] = out.signals
-    (directory / "study.json").write_text(json.dumps(_clean(doc), indent=2) + "\n")
-    write_csv(out.results.table[TABLE_COLUMNS], directory / "study.csv")
-    write_csv(out.results.ar[AR_COLUMNS], directory / "abnormal_returns.csv")

@@ -1,7 +1,7 @@
 """Assembling a tear sheet from a run directory alone (no re-run).
 
 :func:`build_tearsheet` reads the run directory, computes the frames
-(:mod:`backtests.tearframes`), draws the figures (:mod:`backtests.figures`),
+(:mod:`backtests.reports.tearframes`), draws the figures (:mod:`backtests.reports.figures`),
 and writes ``figures/*.png``, a self-contained ``tearsheet.html`` (Jinja2 with
 autoescape; figures embedded as base64 PNG; no scripts, no external fonts)
 and, on request, a multi-page ``tearsheet.pdf``. Files are written to
@@ -26,9 +26,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from backtests import figures as F
+from backtests.reports import figures as F
 from backtests.config import position_label
-from backtests import tearframes as T
+from backtests.reports import tearframes as T
 from events.errors import InputError, Problem
 
 REQUIRED = ("config.yaml", "summary.json", "returns.csv", "trades.csv", "events.csv")
@@ -258,7 +258,7 @@ def _has_traded_windows(run: RunData) -> bool:
 
 def _notices(run: RunData, figs: list) -> list[str]:
     """What a reader must know before the numbers: nothing traded, figures left out."""
-    from backtests.counts import why_nothing_traded
+    from backtests.stats.counts import why_nothing_traded
 
     out = []
     s = run.summary
@@ -277,8 +277,8 @@ def _notices(run: RunData, figs: list) -> list[str]:
 
 
 def _counts_line(summary: dict) -> str:
-    """The run's event counts (backtests.counts), as the CLI prints them."""
-    from backtests.counts import describe
+    """The run's event counts (backtests.stats.counts), as the CLI prints them."""
+    from backtests.stats.counts import describe
 
     keys = {"calendar": "n_events_calendar", "selected": "n_events_selected", "events": "n_events", "tradable": "n_events_tradable",
             "traded": "n_events_traded", "trades": "n_trades"}
@@ -292,7 +292,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
 
 
 def render_html(ctx: dict) -> str:
-    env = Environment(loader=FileSystemLoader(str(resources.files("backtests") / "templates")), autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(loader=FileSystemLoader(str(resources.files("backtests.reports") / "templates")), autoescape=select_autoescape(["html", "j2"]))
     return env.get_template("tearsheet.html.j2").render(**ctx)
 
 

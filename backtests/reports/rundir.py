@@ -39,28 +39,22 @@ import pandas as pd
 
 from backtests import __version__
 from backtests.config import config_hash, dump_yaml
+from backtests.files import json_ready, write_csv
 from events.errors import InputError, Problem
 
 SUMMARY_KEYS = [
     "start", "end", "total_return", "cagr", "ann_vol", "sharpe", "sortino", "max_drawdown", "calmar",
     "excess_total_return", "information_ratio", "alpha_ann", "beta", "alpha_tstat_hac", "n_trades",
     "n_events", "hit_rate", "exposure", "placebo_p", "placebo_n",
-    # beyond DESIGN's list: the event counts of backtests.counts (n_events above is the units after the cluster rule)
+    # beyond DESIGN's list: the event counts of backtests.stats.counts (n_events above is the units after the cluster rule)
     "n_events_calendar", "n_events_selected", "n_events_tradable", "n_events_traded",
 ]
 KEY_PACKAGES = ["backtrader", "pandas", "numpy", "statsmodels", "matplotlib", "exchange_calendars", "yfinance", "scipy"]
-FLOAT_FORMAT = "%.12g"
-
-
-def _clean(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def summary_json(summary: dict) -> str:
     """summary.json text: DESIGN's keys in order; NaN/inf written as null."""
-    return json.dumps({k: _clean(summary[k]) for k in SUMMARY_KEYS}, indent=2) + "\n"
+    return json.dumps({k: json_ready(summary[k]) for k in SUMMARY_KEYS}, indent=2) + "\n"
 
 
 def git_commit() -> str | None:
@@ -103,8 +97,24 @@ def default_run_dir(name: str, root: str | Path = "reports", now: dt.datetime | 
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
-    frame.to_csv(path, index=index, float_format=FLOAT_FORMAT, lineterminator="\n", date_format="%Y-%m-%d")
+def write_study(out, directory: Path) -> None:
+    """study.json, study.csv and abnormal_returns.csv (DESIGN.md columns) of a
+    :class:`backtests.stats.study.StudyOutput`.
+
+    study.csv adds ``q_`` columns (Benjamini-Hochberg, method and number of
+    tests in study.json's ``multiple_testing``) and, on BHAR windows,
+    ``mean_bhar, t_skew, p_skew, q_skew``. abnormal_returns.csv adds, per
+    event, ``needs_day1``, ``category`` and ``scheduled`` (the counting rule
+    of :mod:`backtests.stats.study`)."""
+    from backtests.stats.eventstudy import AR_COLUMNS, TABLE_COLUMNS
+
+    doc = out.results.to_dict()
+    doc["clusters_rule"] = out.results.settings.clusters
+    doc["performance"] = out.performance
+    doc["signal_regressions"] = out.signals
+    (directory / "study.json").write_text(json.dumps(json_ready(doc), indent=2) + "\n")
+    write_csv(out.results.table[TABLE_COLUMNS], directory / "study.csv")
+    write_csv(out.results.ar[AR_COLUMNS], directory / "abnormal_returns.csv")
 
 
 OUT_EXPECTED = "a new path, an empty directory, or a previous aibt run directory with its manifest.json"
@@ -263,7 +273,7 @@ def write_run(result, out: str | Path, started: dt.datetime, extra_writers=(), p
         if getattr(result, "placebo", None) is not None:
             pl = result.placebo
             write_csv(pd.DataFrame({"run": range(1, len(pl.totals) + 1), "total_return": pl.totals}), tmp / "placebo.csv")
-            (tmp / "placebo.json").write_text(json.dumps({k: _clean(v) for k, v in pl.to_dict().items()}, indent=2, default=_clean) + "\n")
+            (tmp / "placebo.json").write_text(json.dumps(json_ready(pl.to_dict()), indent=2) + "\n")
         write_csv(result.exposure.reset_index().assign(date=lambda f: pd.to_datetime(f["date"]).dt.strftime("%Y-%m-%d")), tmp / "exposure.csv")
         if result.signals is not None:
             write_csv(result.signals.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")), tmp / "signals.csv")
@@ -279,8 +289,6 @@ def write_run(result, out: str | Path, started: dt.datetime, extra_writers=(), p
 def write_study_dir(cfg: dict, study, out: str | Path, started: dt.datetime) -> Path:
     """Write a study-only directory (config.yaml, manifest.json, study files) atomically."""
     from types import SimpleNamespace
-
-    from backtests.study import write_study
 
     holder = SimpleNamespace(config=cfg, fingerprints=study.fingerprints, warnings=[])
     with atomic_directory(out) as tmp:

@@ -1,0 +1,1 @@
+"""Execution engines: Backtrader (the reference) and the NumPy array executor that reproduces it."""
