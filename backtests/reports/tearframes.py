@@ -60,7 +60,7 @@ def metrics_table(returns: pd.DataFrame, summary: dict) -> pd.DataFrame:
             "alpha_ann": ab["alpha_ann"], "beta": ab["beta"], "alpha_tstat_hac": ab["alpha_tstat_hac"],
         }
     t = pd.DataFrame(rows)
-    for k in ("n_trades", "n_events", "hit_rate", "exposure"):
+    for k in ("n_trades", "n_events", "hit_rate", "exposure", "placebo_p"):
         t.loc[k] = [summary.get(k), np.nan, np.nan, np.nan]
     return t
 

@@ -151,6 +151,8 @@ def _fmt(v, kind="pct", digits=2):
         return {"text": f"{v * 100:.{digits}f}%", "cls": "neg" if v < 0 else ""}
     if kind == "int":
         return {"text": f"{int(v)}", "cls": ""}
+    if kind == "p":
+        return {"text": f"{v:.3f}", "cls": ""}
     if kind == "money":
         return {"text": f"{v:,.0f}", "cls": "neg" if v < 0 else ""}
     return {"text": f"{v:.{digits}f}", "cls": "neg" if v < 0 else ""}
@@ -159,9 +161,9 @@ def _fmt(v, kind="pct", digits=2):
 METRIC_ROWS = [
     ("total_return", "total return", "pct"), ("cagr", "CAGR", "pct"), ("ann_vol", "annual volatility", "pct"), ("sharpe", "Sharpe", "num"),
     ("sortino", "Sortino", "num"), ("max_drawdown", "max drawdown", "pct"), ("calmar", "Calmar", "num"),
-    ("excess_total_return", "excess vs peer basket", "pct"), ("alpha_ann", "alpha (annual)", "pct"), ("beta", "beta to peer basket", "num"),
+    ("excess_total_return", "excess vs basket (same net)", "pct"), ("alpha_ann", "alpha (annual)", "pct"), ("beta", "beta to peer basket", "num"),
     ("alpha_tstat_hac", "alpha t (HAC)", "num"), ("n_trades", "trades", "int"), ("n_events", "events", "int"), ("hit_rate", "hit rate", "pct"),
-    ("exposure", "time in market", "pct"),
+    ("exposure", "time in market", "pct"), ("placebo_p", "placebo p", "p"),
 ]
 
 
