@@ -14,20 +14,60 @@ from events.loader import load_calendar
 
 RUN_SIGNALS = ("capex_efficiency", "capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy")
 _SIGNAL_MEMO: dict = {}
+_CALENDAR_MEMO: dict = {}
+
+
+def _file_stamps(paths) -> tuple:
+    """(path, size, mtime) of each file (None for a missing one): a memo key that changes when a file does,
+    as for the price files (:func:`backtests.market.marketdata.load_price_file`)."""
+    out = []
+    for p in paths:
+        p = Path(p)
+        try:
+            st = p.stat()
+            out.append((str(p.resolve()), st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((str(p), None, None))
+    return tuple(out)
+
+
+def _fundamentals_files() -> list[Path]:
+    """Every file :func:`signals.fundamentals.load_fundamentals` reads by default (the earnings calendar dates the releases)."""
+    from events.loader import BUNDLED_EARNINGS, bundled_path as events_path
+    from signals.availability import bundled_path as availability_path
+    from signals.fundamentals import bundled_path
+
+    return [bundled_path("amzn_quarterly.csv"), bundled_path("peers_quarterly.csv"), availability_path(), events_path(BUNDLED_EARNINGS)]
 
 
 def target_signals(target: str) -> tuple[pd.DataFrame, dict]:
     """The target's point-in-time signal table (the signals a run uses) and the
-    fundamentals' fingerprints; memoised per process by those fingerprints."""
-    from signals.fundamentals import load_fundamentals
+    fundamentals' fingerprints; memoised per process by the files' size and
+    modification time, so a sweep loads and dates the fundamentals once per
+    worker process, not once per run."""
+    import signals.fundamentals as fundamentals
     from signals.history import signal_table
 
-    fund = load_fundamentals()
-    prints = {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
-    key = (target, tuple(sorted(prints.items())))
+    key = (target, _file_stamps(_fundamentals_files()))
     if key not in _SIGNAL_MEMO:
-        _SIGNAL_MEMO[key] = signal_table(fund, target, list(RUN_SIGNALS))
-    return _SIGNAL_MEMO[key].copy(), prints
+        fund = fundamentals.load_fundamentals()
+        prints = {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
+        _SIGNAL_MEMO[key] = (signal_table(fund, target, list(RUN_SIGNALS)), prints)
+    table, prints = _SIGNAL_MEMO[key]
+    return table.copy(), dict(prints)
+
+
+def _calendar(files, bundled: bool, earnings: bool, price_range):
+    """:func:`events.loader.load_calendar`, memoised per process by the files' size and modification time
+    (a calendar that fails validation is not memoised); callers get their own copy of the frame."""
+    from events.loader import BUNDLED_EARNINGS, BUNDLED_EVENTS, EventCalendar, bundled_path
+
+    read = ([bundled_path(BUNDLED_EVENTS)] if bundled else []) + ([bundled_path(BUNDLED_EARNINGS)] if earnings else []) + [Path(f) for f in files]
+    key = (tuple(str(f) for f in files), bundled, earnings, tuple(pd.Timestamp(x) for x in price_range), _file_stamps(read))
+    if key not in _CALENDAR_MEMO:
+        _CALENDAR_MEMO[key] = load_calendar(files, bundled=bundled, earnings=earnings, price_range=price_range)
+    hit = _CALENDAR_MEMO[key]
+    return EventCalendar(hit.frame.copy(), dict(hit.fingerprints))
 
 
 def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.DatetimeIndex):
@@ -36,7 +76,7 @@ def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.Dat
     Returns ``(calendar, everything, selected, why)``: ``why`` holds, for
     every event of ``everything``, the reason it was not selected ('' if it was).
     """
-    cal = load_calendar(ev_cfg["files"], bundled=ev_cfg["bundled"], earnings=ev_cfg["earnings"], price_range=(all_sessions[0], all_sessions[-1]))
+    cal = _calendar(ev_cfg["files"], ev_cfg["bundled"], ev_cfg["earnings"], (all_sessions[0], all_sessions[-1]))
     everything = cal.frame.copy()
     why = pd.Series("", index=everything.index, dtype=object)
     sel = everything
