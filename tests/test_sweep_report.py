@@ -1,0 +1,497 @@
+"""Sweep reports: the pure frames by hand, the figures on known frames, the assembled JSON and HTML on a
+hand-made database (a fake store with the contract's shapes), escaping of user text, a real browser,
+the size limit, and no half-written report on failure."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.sweeps import report as R
+from events.errors import InputError
+
+X, Y, Z = "strategy.params.exit_offset", "costs.slippage_bps", "strategy.params.entry_offset"
+HOSTILE = '<script>window.pwned=1;document.title="pwned"</script><b>bold</b>'
+
+
+# ------------------------------------------------------------- a hand-made database
+def _results() -> pd.DataFrame:
+    """8 finished combinations (2 x 2 x 2 grid), one failed, one pending; the best by Sharpe is ordinal 5."""
+    rows = []
+    sharpes = [0.40, -0.20, 0.90, 1.10, 0.30, 1.80, -0.50, 0.70]
+    k = 0
+    for z in ["earliest", HOSTILE]:
+        for x in [1, 2]:
+            for y in [2.0, 5.0]:
+                s = sharpes[k]
+                rows.append({"key": f"k{k:02d}" + "0" * 60, "ordinal": k, "status": "done", "error": None, "attempts": 1, "duration": 1.5, "worker": "w1",
+                             "engine": "fast", X: x, Y: y, Z: z, "total_return": s / 10, "sharpe": s, "max_drawdown": -0.05 * (k + 1), "n_trades": 10 + k})
+                k += 1
+    rows.append({"key": "kf" + "0" * 62, "ordinal": 8, "status": "failed", "error": f"ValueError: bad {HOSTILE}", "attempts": 3, "duration": np.nan,
+                 "worker": "w2", "engine": "fast", X: 3, Y: 2.0, Z: "earliest", "total_return": np.nan, "sharpe": np.nan, "max_drawdown": np.nan,
+                 "n_trades": np.nan})
+    rows.append({"key": "kp" + "0" * 62, "ordinal": 9, "status": "pending", "error": None, "attempts": 0, "duration": np.nan, "worker": None,
+                 "engine": "fast", X: 3, Y: 5.0, Z: "earliest", "total_return": np.nan, "sharpe": np.nan, "max_drawdown": np.nan, "n_trades": np.nan})
+    f = pd.DataFrame(rows)
+    for c in ("total_return", "sharpe", "max_drawdown", "n_trades"):
+        f[c] = f[c].astype(float)
+    return f
+
+
+SESSIONS = pd.bdate_range("2023-01-02", periods=300)
+
+
+def _returns(keys) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    return pd.DataFrame({k: rng.normal(0.0004 * i, 0.01, len(SESSIONS)) for i, k in enumerate(keys)}, index=SESSIONS)
+
+
+SPEC = f"""# overnight sweep
+base: {{strategy: {{kind: event_window, params: {{exit_offset: 2}}}}, costs: {{slippage_bps: 2.0}}}}
+params:
+  {X}: [1, 2]
+  {Y}: [2.0, 5.0]
+  {Z}: [earliest, '{HOSTILE}']
+search: grid
+seed: 1
+metric: sharpe
+direction: maximize
+"""
+
+
+class FakeStore:
+    """The store readers' shapes (backtests/sweeps/__init__.py), from frames held in memory."""
+
+    def __init__(self, results, returns, spec=SPEC):
+        self.results, self.returns, self.spec = results, returns, spec
+        self.asked = []
+
+    def load_results(self, db):
+        return self.results.copy()
+
+    def load_returns(self, db, keys=None):
+        self.asked.append(keys)
+        keys = list(self.returns.columns) if keys is None else [k for k in keys if k in self.returns.columns]
+        return self.returns[keys].copy()
+
+    def load_spec_text(self, db):
+        return self.spec
+
+
+class FakeOverfit:
+    """backtests.sweeps.overfit's shapes, with values fixed so that the report's copying can be checked."""
+
+    calls: dict = {}
+
+    @classmethod
+    def deflated_sharpe(cls, returns_best, trial_sharpes, n_trials=None, *, trial_sharpes_annualised=False, annualization=252):
+        cls.calls.setdefault("dsr", []).append((returns_best.name, len(trial_sharpes), n_trials, trial_sharpes_annualised))
+        return {"dsr": 0.62 if n_trials == 8 else 0.81, "psr0": 0.99, "sr_best": 0.1134, "sr_best_ann": 1.8, "sr0": 0.05, "sr0_ann": 0.79,
+                "var_trials": 0.0025, "n_trials": float(n_trials), "t": len(returns_best), "skew": 0.1, "kurt": 3.2, "z": 0.3, "reading": "fake DSR reading"}
+
+    @classmethod
+    def effective_n_trials(cls, returns):
+        return {"n_trials": returns.shape[1], "n_distinct": returns.shape[1], "n_effective": 3.5}
+
+    @classmethod
+    def pbo_cscv(cls, returns_df, n_splits=16):
+        cls.calls["pbo"] = (returns_df.shape, n_splits)
+        lam = np.linspace(-2.0, 2.0, 70)
+        w = 1 / (1 + np.exp(-lam))
+        sel = np.array([returns_df.columns[i % 2] for i in range(70)], dtype=object)
+        return {"pbo": float(np.mean(lam <= 0)), "lambdas": lam, "is_metric": np.linspace(1, 2, 70), "oos_metric": np.linspace(-1, 1, 70), "oos_rank": w,
+                "selected": sel, "degradation": {"slope": 2.0, "intercept": -3.0, "r2": 1.0}, "prob_oos_loss": 0.5,
+                "selection_counts": {returns_df.columns[0]: 35, returns_df.columns[1]: 35}, "n_combinations": 70, "n_splits": n_splits, "block_length": 18,
+                "n_trials": returns_df.shape[1], "t": 288, "trials_dropped_empty": [], "trials_dropped_duplicate": [], "metric": "sharpe",
+                "reading": "fake PBO reading"}
+
+    @classmethod
+    def spa_test(cls, benchmark_series, candidates_df, **kw):
+        cls.calls["spa"] = (benchmark_series.name, list(candidates_df.columns))
+        table = pd.DataFrame({"mean_excess": 0.0, "mean_excess_ann": 0.0, "t_stat": 0.0}, index=candidates_df.columns)
+        return {"p_lower": 0.2, "p_consistent": 0.31, "p_upper": 0.4, "better": [], "best": candidates_df.columns[0], "candidates": table,
+                "t": len(benchmark_series), "block": 17, "reps": 1000, "seed": 1, "bootstrap": "stationary", "reading": "fake SPA reading"}
+
+    @classmethod
+    def walk_forward(cls, returns_df, is_sessions=252, oos_sessions=63, **kw):
+        cls.calls["wf"] = (returns_df.shape, is_sessions, oos_sessions)
+        idx = returns_df.index
+        oos = returns_df.iloc[150:, 0].rename("walk_forward_oos")
+        steps = pd.DataFrame({"is_start": [idx[0], idx[75]], "is_end": [idx[149], idx[224]], "oos_start": [idx[150], idx[225]],
+                              "oos_end": [idx[224], idx[299]], "chosen": [returns_df.columns[0]] * 2, "is_metric": [1.0, 1.5], "oos_metric": [0.5, -0.2]})
+        return {"oos_returns": oos, "held": pd.Series(returns_df.columns[0], index=oos.index), "oos_total_return": 0.05, "oos_sharpe": 0.1,
+                "is_total_return": 0.2, "is_sharpe": 1.2, "average_trial_oos_sharpe": 0.3, "choices": list(zip(steps["oos_start"], steps["chosen"])),
+                "steps": steps, "n_steps": 2, "n_switches": 0, "is_sessions": is_sessions, "oos_sessions": oos_sessions, "anchored": False,
+                "reading": "fake walk-forward reading"}
+
+
+@pytest.fixture
+def sweep(tmp_path, monkeypatch):
+    """A database file and a fake store and overfit module behind it."""
+    res = _results()
+    store = FakeStore(res, _returns(res.loc[res["status"] == "done", "key"]))
+    monkeypatch.setattr(R, "_store", lambda: store)
+    monkeypatch.setattr(R, "_overfit", lambda: FakeOverfit)
+    FakeOverfit.calls = {}
+    db = tmp_path / "night.sqlite"
+    db.write_bytes(b"SQLite format 3\0")
+    return SimpleNamespace(db=db, store=store, results=res)
+
+
+BEST_KEY = "k05" + "0" * 60
+
+
+# ------------------------------------------------------------- pure frames
+def test_split_columns():
+    res = _results()
+    assert R.split_columns(res, [X, Y, Z, "not.a.column"]) == ([X, Y, Z], ["total_return", "sharpe", "max_drawdown", "n_trades"])
+    assert R.split_columns(res)[0] == [X, Y, Z]  # without a spec: the dotted columns
+
+
+def test_top_table_ranks_by_the_metric_in_its_direction():
+    res = _results()
+    t = R.top_table(res, [X, Y, Z], "sharpe", "maximize", n=3)
+    assert t["rank"].tolist() == [1, 2, 3] and t["ordinal"].tolist() == [5, 3, 2]
+    assert list(t.columns[:6]) == ["rank", "key", "ordinal", X, Y, Z] and "status" not in t
+    low = R.top_table(res, [X, Y, Z], "max_drawdown", "minimize", n=2)  # minimize: the most negative first
+    assert low["ordinal"].tolist() == [7, 6]
+    assert len(R.top_table(res, [X], "sharpe", n=50)) == 8  # failed and pending are not ranked
+    with pytest.raises(InputError):
+        R.top_table(res, [X], "sharpe", "sideways")
+
+
+def test_heatmap_grid_means_and_counts_by_hand():
+    """x in {1, 2}, y in {2, 5}, a third parameter averaged over; NaN metrics and unfinished rows left out."""
+    f = pd.DataFrame({"key": list("abcdefgh"), "ordinal": range(8), "status": ["done"] * 7 + ["failed"],
+                      X: [1, 1, 2, 2, 1, 1, 2, 2], Y: [2, 2, 2, 2, 5, 5, 5, 5], Z: ["a", "b", "a", "b", "a", "b", "a", "b"],
+                      "sharpe": [1.0, 3.0, 0.5, np.nan, -1.0, -2.0, 4.0, 100.0]})
+    mean, count = R.heatmap_grid(f, X, Y, "sharpe")
+    # on paper: (y=2, x=1): (1 + 3) / 2 = 2; (y=2, x=2): 0.5 alone (the other is NaN); (y=5, x=1): (-1 - 2) / 2 = -1.5;
+    # (y=5, x=2): 4 alone (the failed row's 100 does not count)
+    assert list(mean.index) == [2, 5] and list(mean.columns) == [1, 2] and mean.columns.name == X and mean.index.name == Y
+    assert mean.to_numpy().tolist() == [[2.0, 0.5], [-1.5, 4.0]]
+    assert count.to_numpy().tolist() == [[2, 1], [2, 1]]
+    one, n1 = R.heatmap_grid(f, X, None, "sharpe")
+    assert one.loc["all"].tolist() == pytest.approx([(1 + 3 - 1 - 2) / 4, (0.5 + 4) / 2]) and n1.loc["all"].tolist() == [4, 2]
+    # a cell nothing landed in is NaN with count 0; text and null values sort after numbers
+    g = pd.DataFrame({"key": list("abc"), "ordinal": range(3), "status": "done", X: [1, "x", None], Y: [2, 2, 5], "sharpe": [1.0, 2.0, 3.0]})
+    m, c = R.heatmap_grid(g, X, Y, "sharpe")
+    assert list(m.columns) == [1, "x", None] and np.isnan(m.loc[5, 1]) and c.loc[5, 1] == 0 and m.loc[5, None] == 3.0
+
+
+def test_heatmap_pairs_single_parameter_and_the_limit():
+    res = _results()
+    assert R.heatmap_pairs(res, [X, Y, Z], "sharpe") == ([(X, Y), (X, Z), (Y, Z)], [])
+    assert R.heatmap_pairs(res, [X], "sharpe") == ([(X, None)], [])
+    const = res.assign(**{"a.const": 1})
+    assert R.heatmap_pairs(const, [X, "a.const"], "sharpe") == ([(X, None)], [])  # a constant parameter is not drawn
+    # effects (spread of the mean Sharpe across a parameter's values): x 0.025, y 0.575, z 1.025 once z's second value adds 1
+    res.loc[res[Z] == HOSTILE, "sharpe"] += 1.0
+    eff = R.param_effects(res, [X, Y, Z], "sharpe")
+    assert eff.to_dict() == pytest.approx({X: 0.025, Y: 0.575, Z: 1.025})
+    assert R.heatmap_pairs(res, [X, Y, Z], "sharpe", limit=1) == ([(Y, Z)], [X])
+
+
+def test_returns_matrix_keeps_the_shared_sessions():
+    r = pd.DataFrame({"a": [0.01, 0.02, np.nan, 0.0], "b": [np.nan, 0.01, 0.01, 0.0], "c": np.nan}, index=pd.bdate_range("2024-01-01", periods=4))
+    m = R.returns_matrix(r, ["b", "a", "c", "zz"])
+    assert list(m.columns) == ["b", "a"] and list(m.index) == list(r.index[[1, 3]])
+
+
+def test_sharpe_rank_pairs_equity_and_base_combination():
+    r = pd.DataFrame({"a": [0.01, -0.01, 0.02, 0.0], "flat": 0.0})
+    s = R.sharpe_ratios(r)
+    assert s["a"] == pytest.approx(r["a"].mean() / r["a"].std() * np.sqrt(252)) and np.isnan(s["flat"])
+    rp = R.rank_pairs({"lambdas": [0.0, np.log(3)]})  # w from the logits when oos_rank is not given
+    assert rp["oos_rank"].tolist() == pytest.approx([0.5, 0.75]) and rp["is_metric"].isna().all()
+    rp = R.rank_pairs({"lambdas": [0.0], "oos_rank": np.array([0.5]), "is_metric": np.array([2.0]), "oos_metric": np.array([-1.0]), "selected": np.array(["k"], dtype=object)})
+    assert rp.iloc[0].tolist() == [2.0, -1.0, 0.5, "k"]
+    c = R.equity_curves(pd.Series([0.1, -0.5], index=[1, 2]), pd.Series([0.0, 0.2, 0.2], index=[0, 1, 2]))
+    assert c["walk_forward"].tolist() == pytest.approx([1.1, 0.55]) and c["best"].tolist() == pytest.approx([1.2, 1.44])
+    res = _results()
+    row = R.base_combination(res, [X, Y, Z], {X: 2, Y: 2, Z: "earliest"})
+    assert row["ordinal"] == 2
+    assert R.base_combination(res, [X, Y, Z], {X: 3, Y: 2, Z: "earliest"}) is None  # failed: not among the finished trials
+
+
+def test_colour_centre():
+    assert R.colour_centre([-1, 0.5, 2]) == 0.0
+    assert R.colour_centre([0.1, 0.2, 0.9]) == pytest.approx(0.2)  # all positive: turn at the median
+    assert R.colour_centre([np.nan]) == 0.0
+
+
+def test_readings_in_plain_words():
+    assert R.read_pbo(0.48, 12870).startswith("PBO 0.48: the best in-sample choice ranked at or below the median out of sample in 48% of the 12,870")
+    assert "as likely as not" in R.read_pbo(0.48) and "held up" in R.read_pbo(0.05) and "random" in R.read_pbo(0.8)
+    assert "120 combinations tried" in R.read_dsr(0.62, 120) and "62%" in R.read_dsr(0.62, 120) and "clears" in R.read_dsr(0.97, 3)
+    assert "no combination beat the base config" in R.read_spa(0.31) and "at least one" in R.read_spa(0.01)
+    assert R.read_spa(None, "no base").startswith("SPA test not available: no base")
+
+
+# ------------------------------------------------------------- figures on known frames
+def _texts(fig):
+    return [t.get_text() for t in fig.texts]
+
+
+def test_heatmap_figure_cells_colours_and_source():
+    mean = pd.DataFrame([[2.0, 0.5], [-1.5, np.nan]], index=pd.Index([2, 5], name=Y), columns=pd.Index([1, 2], name=X))
+    count = pd.DataFrame([[2, 1], [2, 0]], index=mean.index, columns=mean.columns)
+    fig = R.heatmap(mean, count, "sharpe", "Source: test", centre=0.0)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["2.00\nn=2", "0.50\nn=1", "-1.50\nn=2", "none"]
+    norm = ax.images[0].norm
+    assert norm.vcenter == 0 and norm.vmin == -2.0 and norm.vmax == 2.0  # symmetric around the centre
+    assert ax.images[0].cmap.name.startswith("RdYlGn") and ax.get_xlabel() == X and ax.get_ylabel() == Y
+    assert "Source: test" in _texts(fig) and "centre 0.00" in fig.axes[1].get_ylabel()
+    fig = R.heatmap(mean * 0.01, count, "total_return", "src", centre=0.0, better_high=False)  # a percent metric, smaller is better
+    ax = fig.axes[0]
+    assert ax.texts[0].get_text() == "2.0%\nn=2" and ax.images[0].cmap.name.endswith("_r") and "(%)" in fig.axes[1].get_ylabel()
+
+
+def test_cscv_and_walk_forward_figures():
+    lam = np.array([-1.0, -0.3, 0.02, 0.4, 1.6])  # 10 even bins would put 0.02 in a bin that starts below 0
+    fig = R.logit_histogram(lam, 0.4, "src")
+    ax = fig.axes[0]
+    reds = [p for p in ax.patches if p.get_facecolor()[:3] == pytest.approx((214 / 255, 39 / 255, 40 / 255))]
+    assert sum(p.get_height() for p in reds) == 2 and sum(p.get_height() for p in ax.patches) == 5  # the red bars are the PBO share
+    assert all(p.get_x() + p.get_width() <= 1e-12 for p in reds) and "src" in _texts(fig)
+    pairs = pd.DataFrame({"is_metric": [1.0, 2.0, 3.0], "oos_metric": [-0.5, 1.0, 0.0], "oos_rank": [0.2, 0.9, 0.5]})
+    fig = R.rank_scatter(pairs, "src", degradation={"slope": 0.5, "intercept": -1.0})
+    a1, a2 = fig.axes
+    assert [len(c.get_offsets()) for c in a1.collections] == [1, 2] and [len(c.get_offsets()) for c in a2.collections] == [1, 2]
+    assert a2.collections[1].get_offsets()[:, 1].tolist() == [0.2, 0.5]  # at or below the median, in red
+    assert a1.lines[-1].get_ydata().tolist() == pytest.approx([-0.5, 0.5]) and "src" in _texts(fig)
+    curves = R.equity_curves(pd.Series([0.1, -0.05], index=SESSIONS[:2]), pd.Series([0.0, 0.2], index=SESSIONS[:2]))
+    fig = R.walk_forward_equity(curves, "src", [SESSIONS[1]])
+    ax = fig.axes[0]
+    assert ax.lines[1].get_ydata().tolist() == pytest.approx([1.1, 1.045]) and ax.lines[1].get_color() == R.COLORS["walk_forward"]
+    assert "growth of 1" in ax.get_ylabel() and "src" in _texts(fig)
+    fig = R.metric_distribution(pd.Series([0.1, 0.2, -0.1]), 0.2, "total_return", "src", base=0.1)
+    assert "best 20.00%" in [l.get_label() for l in fig.axes[0].lines] and "(%)" in fig.axes[0].get_xlabel()
+
+
+# ------------------------------------------------------------- the assembled report
+def test_json_keys_and_values_on_a_hand_made_database(sweep):
+    doc = R.write_report(sweep.db)
+    out = sweep.db.parent / "night_report"
+    assert doc["written"]["dir"] == str(out)
+    on_disk = json.loads((out / "sweep_report.json").read_text())
+    assert on_disk == {k: v for k, v in doc.items() if k != "written"}
+    for k in ("n_trials", "n_done", "n_failed", "n_pending", "metric", "direction", "best", "top", "deflated_sharpe", "pbo", "spa", "walk_forward",
+              "settings", "overfit_sample", "heatmaps", "headline"):
+        assert k in on_disk, k
+    assert (on_disk["n_trials"], on_disk["n_done"], on_disk["n_failed"], on_disk["n_pending"], on_disk["n_running"]) == (10, 8, 1, 1, 0)
+    assert on_disk["metric"] == "sharpe" and on_disk["direction"] == "maximize" and on_disk["params"] == [X, Y, Z]
+    best = on_disk["best"]
+    assert best["key"] == BEST_KEY and best["ordinal"] == 5 and best["params"] == {X: 1, Y: 5.0, Z: HOSTILE}
+    assert best["metrics"] == {"total_return": pytest.approx(0.18), "sharpe": 1.8, "max_drawdown": pytest.approx(-0.30), "n_trades": 15.0}
+    assert [t["ordinal"] for t in on_disk["top"]] == [5, 3, 2, 7, 0, 4, 1, 6]
+    # the statistics as overfit computed them, arrays summarised; on all 8 finished combinations; the trial Sharpes
+    # are summary.json's (annualised) and the deflation is repeated at the effective number of trials
+    d = on_disk["deflated_sharpe"]
+    assert (d["dsr"], d["sr_best_ann"], d["n_trials"], d["reading"]) == (0.62, 1.8, 8.0, "fake DSR reading")
+    assert d["effective_n"]["n_effective"] == 3.5 and d["effective_n"]["dsr"] == 0.81
+    assert FakeOverfit.calls["dsr"] == [(BEST_KEY, 8, 8, True), (BEST_KEY, 8, 3.5, True)] and FakeOverfit.calls["pbo"] == ((300, 8), 16)
+    assert on_disk["pbo"]["pbo"] == pytest.approx(35 / 70) and on_disk["pbo"]["lambdas"] == {"omitted": "70 values; see the figures"}
+    assert on_disk["pbo"]["selection_counts"]["distinct_chosen"] == 2 and on_disk["pbo"]["degradation"]["slope"] == 2.0
+    assert on_disk["spa"]["candidates"] == [{"index": k, "mean_excess": 0.0, "mean_excess_ann": 0.0, "t_stat": 0.0} for k in FakeOverfit.calls["spa"][1]]
+    # SPA against the base config's combination (inline base: exit_offset 2, slippage 2.0, entry earliest by default) = ordinal 2
+    base_key = "k02" + "0" * 60
+    assert on_disk["spa"]["benchmark_key"] == base_key and on_disk["spa"]["p_consistent"] == 0.31
+    assert FakeOverfit.calls["spa"][0] == base_key and base_key not in FakeOverfit.calls["spa"][1] and len(FakeOverfit.calls["spa"][1]) == 7
+    assert "base config's combination" in on_disk["settings"]["spa_benchmark"]
+    wf = on_disk["walk_forward"]
+    assert wf["oos_sharpe"] == 0.1 and wf["steps"][1]["oos_start"] == str(SESSIONS[225].date()) and wf["steps"][1]["chosen"] == "k00" + "0" * 60
+    assert wf["choices"][0] == [str(SESSIONS[150].date()), "k00" + "0" * 60] and wf["oos_returns"] == {"omitted": "150 values; see the figures"}
+    assert FakeOverfit.calls["wf"] == ((300, 8), 150, 37)  # 300 sessions: too short for a year + two quarters; half in sample
+    assert on_disk["settings"]["walk_forward"] == {"is_sessions": 150, "oos_sessions": 37, "anchored": False, "metric": "sharpe"}
+    s = on_disk["overfit_sample"]
+    assert (s["n_done"], s["n_with_returns"], s["n_used"], s["n_sessions"], s["subset"]) == (8, 8, 8, 300, False)
+    assert s["start"] == "2023-01-02" and s["end"] == str(SESSIONS[-1].date())
+    # heatmap grids: 3 pairs; (x, y) means over the entry parameter, checked against the hand-made Sharpes
+    assert [(h["x"], h["y"]) for h in on_disk["heatmaps"]] == [(X, Y), (X, Z), (Y, Z)]
+    h = on_disk["heatmaps"][0]
+    assert h["x_values"] == [1, 2] and h["y_values"] == [2.0, 5.0] and h["count"] == [[2, 2], [2, 2]]
+    assert np.array(h["mean"]) == pytest.approx(np.array([[(0.4 + 0.3) / 2, (0.9 - 0.5) / 2], [(-0.2 + 1.8) / 2, (1.1 + 0.7) / 2]]))
+    head = on_disk["headline"]
+    assert head[0] == "10 combinations tried: 8 finished, 1 failed, 1 not finished yet (1 pending, 0 running)."
+    assert head[1].startswith("Best by sharpe (maximize): exit_offset=1, slippage_bps=5, entry_offset=<script>")
+    assert any(l.startswith("PBO 0.50: the best in-sample choice ranked at or below the median out of sample in 50% of the 70 CSCV splits") for l in head)
+    dl = next(l for l in head if l.startswith("Deflated Sharpe 0.62: allowing for the 8 combinations tried"))
+    assert "62% probability that the best combination's Sharpe ratio (1.80 annualised) truly beats" in dl and "luck (0.79)" in dl and "about 3.5 independent trials instead, the deflated Sharpe is 0.81" in dl
+    assert any(l.startswith("SPA p 0.31") for l in head) and any(l.startswith("Walk-forward:") for l in head)
+    names = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    assert names == ["cscv_logits", "cscv_ranks", "heatmap_01", "heatmap_02", "heatmap_03", "metric_distribution", "walk_forward"]
+    assert json.loads((out / "manifest.json").read_text())["kind"] == "sweep_report"
+
+
+def test_subset_of_returns_is_said_and_spa_without_a_base(sweep):
+    keep = [f"k{i:02d}" + "0" * 60 for i in (0, 1, 3, 5, 6, 7)]  # returns kept for 6 of 8: the best's, not the base's (2)
+    sweep.store.returns = sweep.store.returns[keep]
+    doc = R.write_report(sweep.db, sweep.db.parent / "rep")
+    s = doc["overfit_sample"]
+    assert s["subset"] and (s["n_with_returns"], s["n_used"]) == (6, 6) and "kept for 6 of the 8" in s["note"]
+    assert doc["headline"][-1].startswith("Note: daily returns were kept for 6 of the 8 finished combinations")
+    assert doc["spa"] == {"available": False, "reason": "the base combination's daily returns are not in the database"}
+    assert FakeOverfit.calls["dsr"][0][1:] == (8, 8, True)  # the deflation still counts every finished trial
+    html = (sweep.db.parent / "rep" / "sweep_report.html").read_text()
+    assert "kept for 6 of the 8" in html
+
+
+def test_spa_not_available_when_the_base_is_not_among_the_trials(sweep):
+    sweep.store.spec = SPEC.replace("exit_offset: 2}", "exit_offset: 7}")
+    doc = R.write_report(sweep.db)
+    assert doc["spa"] == {"available": False, "reason": "the spec's base combination is not among the finished trials, so there is no benchmark"}
+    assert "spa" not in FakeOverfit.calls
+    assert any(l.startswith("SPA test not available: the spec's base combination is not among") for l in doc["headline"])
+    assert doc["settings"]["spa_benchmark"].startswith("not available")
+
+
+def test_a_database_with_nothing_finished_still_reports(sweep):
+    sweep.store.results = sweep.results[sweep.results["status"] != "done"]
+    sweep.store.returns = pd.DataFrame(index=SESSIONS)
+    doc = R.write_report(sweep.db)
+    assert (doc["n_trials"], doc["n_done"], doc["best"], doc["top"]) == (2, 0, None, [])
+    assert doc["pbo"]["available"] is False and doc["headline"][1].startswith("No finished combination")
+    assert FakeOverfit.calls == {}
+    html = (sweep.db.parent / "night_report" / "sweep_report.html").read_text()
+    assert "No finished combination" in html and "<img" not in html
+
+
+def test_user_text_is_escaped(sweep):
+    R.write_report(sweep.db)
+    html = (sweep.db.parent / "night_report" / "sweep_report.html").read_text()
+    assert "<script" not in html and "<b>bold</b>" not in html
+    assert "&lt;script&gt;window.pwned=1" in html  # the parameter value, the error text and the spec, escaped
+    assert "ValueError: bad &lt;script&gt;" in html and html.count("&lt;script&gt;") >= 3
+
+
+def test_html_is_self_contained_with_stable_ids_and_small(sweep):
+    R.write_report(sweep.db)
+    out = sweep.db.parent / "night_report"
+    html = (out / "sweep_report.html").read_text()
+    assert html.count('<img src="data:image/png;base64,') == 7
+    assert "<link" not in html and "@import" not in html and "url(" not in html and not re.search(r'(src|href)="https?:', html)
+    for sid in ("summary", "best", "top", "heatmaps", "overfitting", "deflated-sharpe", "pbo", "spa", "walk-forward", "failures", "spec", "settings"):
+        assert f'id="{sid}"' in html, sid
+    assert len(html.encode()) < 2_000_000
+
+
+def test_size_stays_under_two_megabytes_on_a_wide_sweep(sweep):
+    """7 parameters of 6 values each: the heatmaps are capped, the page stays under 2 MB."""
+    rng = np.random.default_rng(3)
+    n = 600
+    keys = [f"w{i:04d}" for i in range(n)]
+    pcols = {f"p.a{j}": rng.integers(0, 6, n) for j in range(7)}
+    res = pd.DataFrame({"key": keys, "ordinal": range(n), "status": "done", "error": None, "attempts": 1, "duration": 1.0, "worker": "w", "engine": "fast",
+                        **pcols, "sharpe": rng.normal(0, 1, n), "total_return": rng.normal(0, 0.1, n)})
+    sweep.store.results = res
+    sweep.store.returns = pd.DataFrame(rng.normal(0, 0.01, (300, n)), index=SESSIONS, columns=keys)
+    sweep.store.spec = "metric: sharpe\nparams:\n" + "".join(f"  p.a{j}: [0, 1, 2, 3, 4, 5]\n" for j in range(7))
+    doc = R.write_report(sweep.db)
+    html = (sweep.db.parent / "night_report" / "sweep_report.html")
+    assert len(doc["heatmaps"]) == R.MAX_HEATMAPS and len(doc["heatmap_params_left_out"]) == 2
+    assert html.stat().st_size < 2_000_000
+    assert "only the parameters that move sharpe most" in html.read_text().lower()
+
+
+def test_no_half_written_report_on_failure(sweep, monkeypatch):
+    out = sweep.db.parent / "night_report"
+    R.write_report(sweep.db)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def boom(*a, **k):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(R, "walk_forward_equity", boom)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        R.write_report(sweep.db)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # the previous report intact
+    fresh = sweep.db.parent / "fresh" / "deeper"
+    with pytest.raises(RuntimeError):
+        R.write_report(sweep.db, fresh)
+    assert not fresh.exists() and not (sweep.db.parent / "fresh").exists()
+
+    def fail_late(*a, **k):  # a failure while the files are written, inside the atomic step
+        raise OSError("disk full")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(R, "_store", lambda: sweep.store)
+    monkeypatch.setattr(R, "_overfit", lambda: FakeOverfit)
+    monkeypatch.setattr(R, "_manifest", fail_late)
+    with pytest.raises(OSError, match="disk full"):
+        R.write_report(sweep.db)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert not [p for p in sweep.db.parent.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_a_users_folder_and_a_run_directory_are_refused(sweep, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match="not an aibt run directory"):
+        R.write_report(sweep.db, mine)
+    assert (mine / "notes.txt").read_text() == "keep me" and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text('{"aibt_version": "0.1.0"}')
+    with pytest.raises(InputError, match="not a sweep report"):
+        R.write_report(sweep.db, run)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    R.write_report(sweep.db, empty)
+    R.write_report(sweep.db, empty)  # a previous report is replaced
+    assert sorted(p.name for p in empty.iterdir()) == ["figures", "manifest.json", "sweep_report.html", "sweep_report.json"]
+    with pytest.raises(InputError, match="sweep database not found"):
+        R.write_report(tmp_path / "nope.sqlite", tmp_path / "x")
+
+
+# ------------------------------------------------------------- a real browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-extensions", "--hide-scrollbars"]
+CHECKER = """<script>
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0 && i.naturalHeight > 0; }).length;
+  var out = document.createElement('pre'); out.id = 'aibt-check';
+  out.textContent = 'images=' + imgs.length + ' rendered=' + ok + ' pwned=' + (window.pwned === undefined ? 'no' : 'yes') + ' title=' + document.title;
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _browser_or_skip():
+    if CHROMIUM is None:
+        if os.environ.get("AIBT_REQUIRE_BROWSER"):
+            pytest.fail("AIBT_REQUIRE_BROWSER is set but no chromium binary was found")
+        pytest.skip("headless Chromium not installed (apt-get install chromium); .ci/run installs it")
+    return CHROMIUM
+
+
+def test_browser_renders_every_figure_and_runs_no_user_script(sweep, tmp_path):
+    chromium = _browser_or_skip()
+    R.write_report(sweep.db)
+    html = sweep.db.parent / "night_report" / "sweep_report.html"
+    page = tmp_path / "check.html"
+    page.write_text(html.read_text().replace("</body>", CHECKER + "</body>"))
+    prof = tmp_path / "profile"
+    dom = subprocess.run([chromium, *FLAGS, f"--user-data-dir={prof}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r"images=(\d+) rendered=(\d+) pwned=(\w+) title=([^<]*)", dom)
+    assert m, dom[-2000:]
+    assert m.group(1) == "7" and m.group(2) == "7" and m.group(3) == "no" and "pwned" not in m.group(4)
+    shot = tmp_path / "shot.png"
+    subprocess.run([chromium, *FLAGS, f"--user-data-dir={prof}", "--window-size=1280,3000", f"--screenshot={shot}", html.as_uri()],
+                   capture_output=True, timeout=120)
+    from PIL import Image
+
+    im = np.asarray(Image.open(shot).convert("L"))
+    assert im.shape == (3000, 1280) and im.std() > 20  # a page with content, not a blank
