@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import traceback
 
@@ -371,6 +372,89 @@ def signals_show(ticker, names):
         click.echo(f"  {n}:")
         for why, g in miss.groupby(f"{n}_why", sort=False):
             click.echo(wrap(f"{', '.join(label[g.index])}: {why}", 4))
+
+
+# ---------------------------------------------------------------- sweep
+class _SweepGroup(click.Group):
+    """``aibt sweep SPEC ...`` runs the default ``run`` command; ``aibt sweep status|report DB`` the others."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage("aibt sweep", "SPEC --db PATH [OPTIONS]  |  aibt sweep status DB  |  aibt sweep report DB [--out DIR]")
+
+
+@cli.group("sweep", cls=_SweepGroup, no_args_is_help=True)
+def sweep():
+    """Parameter sweeps that survive a night: aibt sweep SPEC --db PATH runs (or resumes) one.
+
+    SPEC is a YAML sweep spec (base run config, params as dotted keys to lists or ranges, search grid |
+    random | optuna, n_trials, seed, metric, direction, constraints; see backtests/sweeps/smoke.yaml).
+    Results go to one SQLite database; the same command again resumes it. 'aibt sweep run --help' lists
+    the options.
+    """
+
+
+@sweep.command("run")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--db", "db", required=True, type=click.Path(dir_okay=False), help="SQLite database of the results (created if new; resumed if not).")
+@click.option("--workers", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1, show_default="all CPUs",
+              help="Worker processes (local) or LocalCluster workers (dask without --scheduler).")
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: a process pool on this machine; dask: a dask.distributed cluster (the 'dist' extra).")
+@click.option("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address (with --backend dask); default: a LocalCluster.")
+@click.option("--max-hours", type=click.FloatRange(min=0, min_open=True), default=None, metavar="H",
+              help="Stop starting new combinations after H hours; in-flight ones finish; the same command resumes.")
+@click.option("--engine", type=click.Choice(["backtrader"]), default="backtrader", show_default=True, help="Simulation engine.")
+@click.option("--retry-failed/--no-retry-failed", default=True, show_default=True,
+              help="Run combinations that failed in an earlier call again (once per call).")
+def sweep_run(spec, db, workers, backend, scheduler, max_hours, engine, retry_failed):
+    """Run or resume the sweep SPEC into the database --db."""
+    from backtests.sweeps.driver import run_sweep
+
+    run_sweep(spec, db, workers=workers, backend=backend, scheduler=scheduler, max_hours=max_hours, engine=engine,
+              retry_failed=retry_failed, echo=click.echo, command=" ".join(["aibt", *sys.argv[1:]]) if sys.argv else "aibt sweep")
+
+
+@sweep.command("status")
+@click.argument("db", type=click.Path(dir_okay=False))
+def sweep_status(db):
+    """Done, failed, running and pending combinations of a sweep database, with rate and ETA."""
+    from backtests.sweeps.driver import fmt_duration
+    from backtests.sweeps.store import status
+
+    s = status(db)
+    click.echo(f"database: {db}")
+    click.echo(f"spec: {s['spec']} ({s['search']} search, metric {s['metric']}, {s['direction']}, engine {s['engine']})")
+    click.echo(f"combinations: {s['total']}: done {s['done']}, failed {s['failed']}, running {s['running']}, pending {s['pending']}")
+    rate = f"{s['rate']:.2f} combinations/s" if s["rate"] else "n/a"
+    click.echo(f"rate: {rate} ({s['finished_this_call']} finished in the {'current' if s['running_now'] else 'latest'} call); "
+               f"ETA {fmt_duration(s['eta_s']) if s['eta_s'] is not None else 'n/a'} ({s['left']} left)")
+    lease = s["lease"]
+    if s["running_now"]:
+        click.echo(f"running: pid {lease['pid']} on {lease['host']} since {lease['since']} (heartbeat {lease['heartbeat_age']:.0f} s ago)")
+    elif lease:
+        click.echo(f"no sweep is running (a stale lease of pid {lease['pid']} on {lease['host']} remains; the next call takes it over)")
+    else:
+        click.echo("no sweep is running")
+
+
+@sweep.command("report")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Report directory (default: <db without suffix>-report next to the database).")
+def sweep_report(db, out):
+    """Write sweep_report.json and sweep_report.html (best combination, deflated Sharpe, PBO...)."""
+    from pathlib import Path
+
+    from backtests.sweeps.report import write_report
+
+    out = Path(out) if out else Path(db).with_name(Path(db).stem + "-report")
+    write_report(db, out)
+    click.echo(f"sweep report: {out / 'sweep_report.html'}")
 
 
 # ---------------------------------------------------------------- entry point

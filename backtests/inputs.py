@@ -17,7 +17,7 @@ _SIGNAL_MEMO: dict = {}
 _CALENDAR_MEMO: dict = {}
 
 
-def _file_stamps(paths) -> tuple:
+def file_stamps(paths) -> tuple:
     """(path, size, mtime) of each file (None for a missing one): a memo key that changes when a file does,
     as for the price files (:func:`backtests.market.marketdata.load_price_file`)."""
     out = []
@@ -31,7 +31,7 @@ def _file_stamps(paths) -> tuple:
     return tuple(out)
 
 
-def _fundamentals_files() -> list[Path]:
+def fundamentals_files() -> list[Path]:
     """Every file :func:`signals.fundamentals.load_fundamentals` reads by default (the earnings calendar dates the releases)."""
     from events.loader import BUNDLED_EARNINGS, bundled_path as events_path
     from signals.availability import bundled_path as availability_path
@@ -48,7 +48,7 @@ def target_signals(target: str) -> tuple[pd.DataFrame, dict]:
     import signals.fundamentals as fundamentals
     from signals.history import signal_table
 
-    key = (target, _file_stamps(_fundamentals_files()))
+    key = (target, file_stamps(fundamentals_files()))
     if key not in _SIGNAL_MEMO:
         fund = fundamentals.load_fundamentals()
         prints = {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
@@ -63,7 +63,7 @@ def _calendar(files, bundled: bool, earnings: bool, price_range):
     from events.loader import BUNDLED_EARNINGS, BUNDLED_EVENTS, EventCalendar, bundled_path
 
     read = ([bundled_path(BUNDLED_EVENTS)] if bundled else []) + ([bundled_path(BUNDLED_EARNINGS)] if earnings else []) + [Path(f) for f in files]
-    key = (tuple(str(f) for f in files), bundled, earnings, tuple(pd.Timestamp(x) for x in price_range), _file_stamps(read))
+    key = (tuple(str(f) for f in files), bundled, earnings, tuple(pd.Timestamp(x) for x in price_range), file_stamps(read))
     if key not in _CALENDAR_MEMO:
         _CALENDAR_MEMO[key] = load_calendar(files, bundled=bundled, earnings=earnings, price_range=price_range)
     hit = _CALENDAR_MEMO[key]
