@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtests.sweeps import overfit as O
 from backtests.sweeps import report as R
 from events.errors import InputError
 
@@ -85,64 +86,33 @@ class FakeStore:
         return self.spec
 
 
-class FakeOverfit:
-    """backtests.sweeps.overfit's shapes, with values fixed so that the report's copying can be checked."""
+class Recorder:
+    """The real :mod:`backtests.sweeps.overfit`, recording what the report passes to each statistic."""
 
-    calls: dict = {}
+    def __init__(self):
+        self.calls: dict = {}
 
-    @classmethod
-    def deflated_sharpe(cls, returns_best, trial_sharpes, n_trials=None, *, trial_sharpes_annualised=False, annualization=252):
-        cls.calls.setdefault("dsr", []).append((returns_best.name, len(trial_sharpes), n_trials, trial_sharpes_annualised))
-        return {"dsr": 0.62 if n_trials == 8 else 0.81, "psr0": 0.99, "sr_best": 0.1134, "sr_best_ann": 1.8, "sr0": 0.05, "sr0_ann": 0.79,
-                "var_trials": 0.0025, "n_trials": float(n_trials), "t": len(returns_best), "skew": 0.1, "kurt": 3.2, "z": 0.3, "reading": "fake DSR reading"}
+    def __getattr__(self, name):
+        fn = getattr(O, name)
 
-    @classmethod
-    def effective_n_trials(cls, returns):
-        return {"n_trials": returns.shape[1], "n_distinct": returns.shape[1], "n_effective": 3.5}
+        def recorded(*args, **kwargs):
+            self.calls.setdefault(name, []).append((args, kwargs))
+            return fn(*args, **kwargs)
 
-    @classmethod
-    def pbo_cscv(cls, returns_df, n_splits=16):
-        cls.calls["pbo"] = (returns_df.shape, n_splits)
-        lam = np.linspace(-2.0, 2.0, 70)
-        w = 1 / (1 + np.exp(-lam))
-        sel = np.array([returns_df.columns[i % 2] for i in range(70)], dtype=object)
-        return {"pbo": float(np.mean(lam <= 0)), "lambdas": lam, "is_metric": np.linspace(1, 2, 70), "oos_metric": np.linspace(-1, 1, 70), "oos_rank": w,
-                "selected": sel, "degradation": {"slope": 2.0, "intercept": -3.0, "r2": 1.0}, "prob_oos_loss": 0.5,
-                "selection_counts": {returns_df.columns[0]: 35, returns_df.columns[1]: 35}, "n_combinations": 70, "n_splits": n_splits, "block_length": 18,
-                "n_trials": returns_df.shape[1], "t": 288, "trials_dropped_empty": [], "trials_dropped_duplicate": [], "metric": "sharpe",
-                "reading": "fake PBO reading"}
-
-    @classmethod
-    def spa_test(cls, benchmark_series, candidates_df, **kw):
-        cls.calls["spa"] = (benchmark_series.name, list(candidates_df.columns))
-        table = pd.DataFrame({"mean_excess": 0.0, "mean_excess_ann": 0.0, "t_stat": 0.0}, index=candidates_df.columns)
-        return {"p_lower": 0.2, "p_consistent": 0.31, "p_upper": 0.4, "better": [], "best": candidates_df.columns[0], "candidates": table,
-                "t": len(benchmark_series), "block": 17, "reps": 1000, "seed": 1, "bootstrap": "stationary", "reading": "fake SPA reading"}
-
-    @classmethod
-    def walk_forward(cls, returns_df, is_sessions=252, oos_sessions=63, **kw):
-        cls.calls["wf"] = (returns_df.shape, is_sessions, oos_sessions)
-        idx = returns_df.index
-        oos = returns_df.iloc[150:, 0].rename("walk_forward_oos")
-        steps = pd.DataFrame({"is_start": [idx[0], idx[75]], "is_end": [idx[149], idx[224]], "oos_start": [idx[150], idx[225]],
-                              "oos_end": [idx[224], idx[299]], "chosen": [returns_df.columns[0]] * 2, "is_metric": [1.0, 1.5], "oos_metric": [0.5, -0.2]})
-        return {"oos_returns": oos, "held": pd.Series(returns_df.columns[0], index=oos.index), "oos_total_return": 0.05, "oos_sharpe": 0.1,
-                "is_total_return": 0.2, "is_sharpe": 1.2, "average_trial_oos_sharpe": 0.3, "choices": list(zip(steps["oos_start"], steps["chosen"])),
-                "steps": steps, "n_steps": 2, "n_switches": 0, "is_sessions": is_sessions, "oos_sessions": oos_sessions, "anchored": False,
-                "reading": "fake walk-forward reading"}
+        return recorded
 
 
 @pytest.fixture
 def sweep(tmp_path, monkeypatch):
-    """A database file and a fake store and overfit module behind it."""
+    """A database file, a fake store holding the hand-made frames behind it, and the real overfit module recorded."""
     res = _results()
     store = FakeStore(res, _returns(res.loc[res["status"] == "done", "key"]))
+    rec = Recorder()
     monkeypatch.setattr(R, "_store", lambda: store)
-    monkeypatch.setattr(R, "_overfit", lambda: FakeOverfit)
-    FakeOverfit.calls = {}
+    monkeypatch.setattr(R, "_overfit", lambda: rec)
     db = tmp_path / "night.sqlite"
     db.write_bytes(b"SQLite format 3\0")
-    return SimpleNamespace(db=db, store=store, results=res)
+    return SimpleNamespace(db=db, store=store, results=res, rec=rec)
 
 
 BEST_KEY = "k05" + "0" * 60
@@ -293,24 +263,40 @@ def test_json_keys_and_values_on_a_hand_made_database(sweep):
     assert best["key"] == BEST_KEY and best["ordinal"] == 5 and best["params"] == {X: 1, Y: 5.0, Z: HOSTILE}
     assert best["metrics"] == {"total_return": pytest.approx(0.18), "sharpe": 1.8, "max_drawdown": pytest.approx(-0.30), "n_trades": 15.0}
     assert [t["ordinal"] for t in on_disk["top"]] == [5, 3, 2, 7, 0, 4, 1, 6]
-    # the statistics as overfit computed them, arrays summarised; on all 8 finished combinations; the trial Sharpes
-    # are summary.json's (annualised) and the deflation is repeated at the effective number of trials
+    # the statistics, from the real overfit module, on the inputs they should get: all 8 finished combinations over their
+    # 300 shared sessions; the trial Sharpes are summary.json's (annualised, all 8 finished); arrays summarised in the JSON
+    rets = sweep.store.returns
+    sharpes = sweep.results.loc[sweep.results["status"] == "done", "sharpe"].to_numpy(float)
+    (r_best, trial_sharpes), kw = sweep.rec.calls["deflated_sharpe"][0]
+    assert r_best.name == BEST_KEY and r_best.equals(rets[BEST_KEY]) and trial_sharpes.tolist() == sharpes.tolist()
+    assert kw == {"n_trials": 8, "trial_sharpes_annualised": True}
+    want = O.deflated_sharpe(rets[BEST_KEY], sharpes, n_trials=8, trial_sharpes_annualised=True)
     d = on_disk["deflated_sharpe"]
-    assert (d["dsr"], d["sr_best_ann"], d["n_trials"], d["reading"]) == (0.62, 1.8, 8.0, "fake DSR reading")
-    assert d["effective_n"]["n_effective"] == 3.5 and d["effective_n"]["dsr"] == 0.81
-    assert FakeOverfit.calls["dsr"] == [(BEST_KEY, 8, 8, True), (BEST_KEY, 8, 3.5, True)] and FakeOverfit.calls["pbo"] == ((300, 8), 16)
-    assert on_disk["pbo"]["pbo"] == pytest.approx(35 / 70) and on_disk["pbo"]["lambdas"] == {"omitted": "70 values; see the figures"}
-    assert on_disk["pbo"]["selection_counts"]["distinct_chosen"] == 2 and on_disk["pbo"]["degradation"]["slope"] == 2.0
-    assert on_disk["spa"]["candidates"] == [{"index": k, "mean_excess": 0.0, "mean_excess_ann": 0.0, "t_stat": 0.0} for k in FakeOverfit.calls["spa"][1]]
+    assert d["dsr"] == pytest.approx(want["dsr"]) and d["sr0_ann"] == pytest.approx(want["sr0_ann"]) and d["n_trials"] == 8
+    n_eff = O.effective_n_trials(rets)["n_effective"]
+    assert d["effective_n"]["n_effective"] == pytest.approx(n_eff)
+    assert d["effective_n"]["dsr"] == pytest.approx(O.deflated_sharpe(rets[BEST_KEY], sharpes, n_trials=n_eff, trial_sharpes_annualised=True)["dsr"])
+    (m,), kw = sweep.rec.calls["pbo_cscv"][0]
+    assert m.equals(rets) and kw == {"n_splits": 16}
+    want = O.pbo_cscv(rets, n_splits=16)
+    assert on_disk["pbo"]["pbo"] == pytest.approx(want["pbo"]) and on_disk["pbo"]["n_combinations"] == 12870
+    assert on_disk["pbo"]["lambdas"] == {"omitted": "12870 values; see the figures"}
+    assert sum(x["splits"] for x in on_disk["pbo"]["selection_counts"]["most_chosen"]) <= 12870
     # SPA against the base config's combination (inline base: exit_offset 2, slippage 2.0, entry earliest by default) = ordinal 2
     base_key = "k02" + "0" * 60
-    assert on_disk["spa"]["benchmark_key"] == base_key and on_disk["spa"]["p_consistent"] == 0.31
-    assert FakeOverfit.calls["spa"][0] == base_key and base_key not in FakeOverfit.calls["spa"][1] and len(FakeOverfit.calls["spa"][1]) == 7
-    assert "base config's combination" in on_disk["settings"]["spa_benchmark"]
+    (bench, cands), kw = sweep.rec.calls["spa_test"][0]
+    assert bench.name == base_key and list(cands.columns) == [k for k in rets.columns if k != base_key]
+    want = O.spa_test(rets[base_key], rets.drop(columns=[base_key]))
+    assert on_disk["spa"]["benchmark_key"] == base_key and on_disk["spa"]["p_consistent"] == pytest.approx(want["p_consistent"])
+    assert on_disk["spa"]["benchmark_params"] == {X: 2, Y: 2.0, Z: "earliest"} and len(on_disk["spa"]["candidates"]) == 7
+    assert "base config's combination (the spec's inline base)" in on_disk["settings"]["spa_benchmark"]
+    (m,), kw = sweep.rec.calls["walk_forward"][0]
+    assert m.equals(rets) and kw == {"is_sessions": 150, "oos_sessions": 37}  # 300 sessions: too few for a year + two quarters
+    want = O.walk_forward(rets, is_sessions=150, oos_sessions=37)
     wf = on_disk["walk_forward"]
-    assert wf["oos_sharpe"] == 0.1 and wf["steps"][1]["oos_start"] == str(SESSIONS[225].date()) and wf["steps"][1]["chosen"] == "k00" + "0" * 60
-    assert wf["choices"][0] == [str(SESSIONS[150].date()), "k00" + "0" * 60] and wf["oos_returns"] == {"omitted": "150 values; see the figures"}
-    assert FakeOverfit.calls["wf"] == ((300, 8), 150, 37)  # 300 sessions: too short for a year + two quarters; half in sample
+    assert wf["oos_total_return"] == pytest.approx(want["oos_total_return"]) and wf["n_steps"] == want["n_steps"] == 5
+    assert wf["steps"][1]["oos_start"] == str(SESSIONS[187].date()) and wf["steps"][1]["chosen"] == want["steps"]["chosen"][1]
+    assert wf["choices"][0] == [str(SESSIONS[150].date()), want["choices"][0][1]] and wf["oos_returns"] == {"omitted": "150 values; see the figures"}
     assert on_disk["settings"]["walk_forward"] == {"is_sessions": 150, "oos_sessions": 37, "anchored": False, "metric": "sharpe"}
     s = on_disk["overfit_sample"]
     assert (s["n_done"], s["n_with_returns"], s["n_used"], s["n_sessions"], s["subset"]) == (8, 8, 8, 300, False)
@@ -323,10 +309,11 @@ def test_json_keys_and_values_on_a_hand_made_database(sweep):
     head = on_disk["headline"]
     assert head[0] == "10 combinations tried: 8 finished, 1 failed, 1 not finished yet (1 pending, 0 running)."
     assert head[1].startswith("Best by sharpe (maximize): exit_offset=1, slippage_bps=5, entry_offset=<script>")
-    assert any(l.startswith("PBO 0.50: the best in-sample choice ranked at or below the median out of sample in 50% of the 70 CSCV splits") for l in head)
-    dl = next(l for l in head if l.startswith("Deflated Sharpe 0.62: allowing for the 8 combinations tried"))
-    assert "62% probability that the best combination's Sharpe ratio (1.80 annualised) truly beats" in dl and "luck (0.79)" in dl and "about 3.5 independent trials instead, the deflated Sharpe is 0.81" in dl
-    assert any(l.startswith("SPA p 0.31") for l in head) and any(l.startswith("Walk-forward:") for l in head)
+    p, dsr = on_disk["pbo"]["pbo"], d["dsr"]
+    assert f"PBO {p:.2f}: the best in-sample choice ranked at or below the median out of sample in {p:.0%} of the 12,870 CSCV splits" in head[3]
+    assert head[2].startswith(f"Deflated Sharpe {dsr:.2f}: allowing for the 8 combinations tried, there is a {dsr:.0%} probability")
+    assert f"about {n_eff:.1f} independent trials instead" in head[2]
+    assert head[4].startswith(f"SPA p {on_disk['spa']['p_consistent']:.2f}") and head[5].startswith("Walk-forward:") and len(head) == 6
     names = sorted(p.stem for p in (out / "figures").glob("*.png"))
     assert names == ["cscv_logits", "cscv_ranks", "heatmap_01", "heatmap_02", "heatmap_03", "metric_distribution", "walk_forward"]
     assert json.loads((out / "manifest.json").read_text())["kind"] == "sweep_report"
@@ -340,7 +327,9 @@ def test_subset_of_returns_is_said_and_spa_without_a_base(sweep):
     assert s["subset"] and (s["n_with_returns"], s["n_used"]) == (6, 6) and "kept for 6 of the 8" in s["note"]
     assert doc["headline"][-1].startswith("Note: daily returns were kept for 6 of the 8 finished combinations")
     assert doc["spa"] == {"available": False, "reason": "the base combination's daily returns are not in the database"}
-    assert FakeOverfit.calls["dsr"][0][1:] == (8, 8, True)  # the deflation still counts every finished trial
+    (r_best, trial_sharpes), kw = sweep.rec.calls["deflated_sharpe"][0]
+    assert len(trial_sharpes) == 8 and kw["n_trials"] == 8  # the deflation still counts every finished trial
+    assert sweep.rec.calls["pbo_cscv"][0][0][0].shape == (300, 6)
     html = (sweep.db.parent / "rep" / "sweep_report.html").read_text()
     assert "kept for 6 of the 8" in html
 
@@ -349,7 +338,7 @@ def test_spa_not_available_when_the_base_is_not_among_the_trials(sweep):
     sweep.store.spec = SPEC.replace("exit_offset: 2}", "exit_offset: 7}")
     doc = R.write_report(sweep.db)
     assert doc["spa"] == {"available": False, "reason": "the spec's base combination is not among the finished trials, so there is no benchmark"}
-    assert "spa" not in FakeOverfit.calls
+    assert "spa_test" not in sweep.rec.calls
     assert any(l.startswith("SPA test not available: the spec's base combination is not among") for l in doc["headline"])
     assert doc["settings"]["spa_benchmark"].startswith("not available")
 
@@ -360,7 +349,7 @@ def test_a_database_with_nothing_finished_still_reports(sweep):
     doc = R.write_report(sweep.db)
     assert (doc["n_trials"], doc["n_done"], doc["best"], doc["top"]) == (2, 0, None, [])
     assert doc["pbo"]["available"] is False and doc["headline"][1].startswith("No finished combination")
-    assert FakeOverfit.calls == {}
+    assert sweep.rec.calls == {}
     html = (sweep.db.parent / "night_report" / "sweep_report.html").read_text()
     assert "No finished combination" in html and "<img" not in html
 
@@ -402,6 +391,26 @@ def test_size_stays_under_two_megabytes_on_a_wide_sweep(sweep):
     assert "only the parameters that move sharpe most" in html.read_text().lower()
 
 
+def test_a_page_over_the_limit_gets_smaller_figures_then_fewer_heatmaps(sweep, monkeypatch):
+    R.write_report(sweep.db, sweep.db.parent / "full")
+    full = (sweep.db.parent / "full" / "sweep_report.html").stat().st_size
+    monkeypatch.setattr(R, "HTML_LIMIT", int(full * 0.8))  # the lower resolutions are enough
+    doc = R.write_report(sweep.db, sweep.db.parent / "smaller")
+    assert doc["settings"]["figure_dpi"] < 90 and "heatmaps_left_out_for_size" not in doc["settings"]
+    assert (sweep.db.parent / "smaller" / "sweep_report.html").stat().st_size <= full * 0.8
+    monkeypatch.setattr(R, "HTML_LIMIT", int(full * 0.35))  # heatmaps have to go, from the last one on
+    doc = R.write_report(sweep.db, sweep.db.parent / "fewer")
+    html = (sweep.db.parent / "fewer" / "sweep_report.html").read_text()
+    n = doc["settings"]["heatmaps_left_out_for_size"]
+    assert doc["settings"]["figure_dpi"] == 45 and n >= 1 and len(html.encode()) <= full * 0.35
+    assert f"{n} of the 3 heatmaps are left out of this page" in html and len(doc["heatmaps"]) == 3  # the JSON keeps every grid
+    assert sorted(p.stem for p in (sweep.db.parent / "fewer" / "figures").glob("heatmap_*.png")) == [f"heatmap_{i:02d}" for i in range(1, 4 - n)]
+    monkeypatch.setattr(R, "HTML_LIMIT", 1000)
+    with pytest.raises(RuntimeError, match="over the 1,000-byte limit"):
+        R.write_report(sweep.db, sweep.db.parent / "never")
+    assert not (sweep.db.parent / "never").exists()
+
+
 def test_no_half_written_report_on_failure(sweep, monkeypatch):
     out = sweep.db.parent / "night_report"
     R.write_report(sweep.db)
@@ -424,7 +433,7 @@ def test_no_half_written_report_on_failure(sweep, monkeypatch):
 
     monkeypatch.undo()
     monkeypatch.setattr(R, "_store", lambda: sweep.store)
-    monkeypatch.setattr(R, "_overfit", lambda: FakeOverfit)
+    monkeypatch.setattr(R, "_overfit", lambda: sweep.rec)
     monkeypatch.setattr(R, "_manifest", fail_late)
     with pytest.raises(OSError, match="disk full"):
         R.write_report(sweep.db)

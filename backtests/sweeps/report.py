@@ -36,6 +36,7 @@ import json
 import math
 import platform
 import re
+import sqlite3
 from importlib import resources
 from pathlib import Path
 
@@ -60,6 +61,9 @@ PCT_METRICS = {"total_return", "cagr", "ann_vol", "max_drawdown", "excess_total_
 INT_METRICS = {"n_trades", "n_events", "placebo_n", "n_events_calendar", "n_events_selected", "n_events_tradable", "n_events_traded"}
 #: metrics shown beside the ranking metric in the top table, when present
 SHOWN_METRICS = ["sharpe", "total_return", "max_drawdown", "excess_total_return", "information_ratio", "n_trades"]
+#: short column headers for the top table (the full key is the header's tooltip)
+METRIC_LABELS = {"sharpe": "Sharpe", "total_return": "total return", "max_drawdown": "max drawdown", "excess_total_return": "excess vs basket",
+                 "information_ratio": "info. ratio", "n_trades": "trades"}
 #: metric -> the direction that is better when a spec names none (a drawdown is negative: closer to 0 is better)
 DEFAULT_DIRECTION = "maximize"
 
@@ -74,6 +78,8 @@ WF_IS, WF_OOS = 252, 63
 MAX_EFFECTIVE_N = 2000
 ANNUALISATION = 252
 HTML_LIMIT = 2_000_000
+#: figure resolutions tried in turn until sweep_report.html is under HTML_LIMIT
+DPI_STEPS = (90, 65, 45)
 COLORS = {"best": F.COLORS["strategy"], "walk_forward": F.COLORS["amzn"], "trials": F.COLORS["peer_basket"], "below": "#d62728",
           "base": F.COLORS["benchmark"]}
 REPORT_FILES = ("sweep_report.json", "sweep_report.html")
@@ -408,8 +414,9 @@ def rank_scatter(pairs: pd.DataFrame, source: str, units: str = "annualised Shar
         ax.set_xlabel(f"in-sample {units}")
     a1.axhline(0, color="black", lw=0.6)
     d = degradation or {}
-    if np.isfinite(d.get("slope", np.nan)) and np.isfinite(x).any():
-        xs = np.linspace(np.nanmin(x), np.nanmax(x), 2)
+    fx = x[np.isfinite(x)]  # a flat trial's Sharpe is +/-inf by overfit's convention: not on the axes
+    if np.isfinite(d.get("slope", np.nan)) and fx.size:
+        xs = np.linspace(fx.min(), fx.max(), 2)
         a1.plot(xs, d["intercept"] + d["slope"] * xs, color="black", lw=1.2, ls="--", label=f"least squares, slope {d['slope']:+.2f}")
     a1.set_ylabel(f"out-of-sample {units}")
     a1.set_title("Chosen combination: in- vs out-of-sample", fontsize=10)
@@ -523,11 +530,13 @@ def _dotted(cfg: dict, key: str):
     return cur
 
 
-def base_values(spec: dict, params: list[str], db: Path) -> tuple[dict | None, str]:
+def base_values(spec: dict, params: list[str], db: Path, spec_path: str | None = None) -> tuple[dict | None, str]:
     """The base config's value of every swept parameter, and where the base came from (or why not).
 
-    An inline ``base`` mapping is resolved with the run-config defaults; a path is looked for as
-    given, beside the database, in the working directory and among the bundled specs and configs.
+    An inline ``base`` mapping is resolved with the run-config defaults; a path is looked for, as the
+    spec reads it, relative to the spec's folder (``spec_path``, which the store records), else beside
+    the database, in the working directory or beside the bundled specs; a bare name such as
+    ``default`` is also a bundled config.
     """
     from backtests.config import bundled_config, bundled_configs, load_config, resolve
 
@@ -539,7 +548,7 @@ def base_values(spec: dict, params: list[str], db: Path) -> tuple[dict | None, s
         elif isinstance(base, str) and base:
             p = Path(base)
             here = Path(str(resources.files("backtests.sweeps")))
-            cands = [p] if p.is_absolute() else [db.parent / p, Path.cwd() / p, here / p]
+            cands = [p] if p.is_absolute() else ([Path(spec_path).parent / p] if spec_path else []) + [db.parent / p, Path.cwd() / p, here / p]
             if "/" not in base and not base.endswith((".yaml", ".yml")) and base in bundled_configs():
                 cands.append(bundled_config(base))  # a bundled name such as `default`, as spec.py reads it
             for c in cands:
@@ -608,10 +617,30 @@ def _unavailable(reason: str) -> dict:
     return {"available": False, "reason": reason}
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, dpi: int = 90) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def _fit_html(doc: dict, drawn: list, extras: dict, db: Path, generated: str) -> tuple[list, str]:
+    """(figures as PNG, HTML) under :data:`HTML_LIMIT` bytes: the figures at :data:`DPI_STEPS` in turn, then,
+    at the lowest, heatmaps left out from the last one on; ``doc['settings']`` says which (and the page says so)."""
+    html, pngs = "", []
+    for dpi in DPI_STEPS:
+        doc["settings"]["figure_dpi"] = dpi
+        pngs = [(name, title, _png(fig, dpi), caption) for name, title, fig, caption in drawn]
+        html = render_html(_context(doc, pngs, extras, db, generated))
+        if len(html.encode()) <= HTML_LIMIT:
+            return pngs, html
+    heat = [i for i, p in enumerate(pngs) if p[0].startswith("heatmap_")]
+    while heat and len(html.encode()) > HTML_LIMIT:
+        pngs.pop(heat.pop())
+        doc["settings"]["heatmaps_left_out_for_size"] = doc["settings"].get("heatmaps_left_out_for_size", 0) + 1
+        html = render_html(_context(doc, pngs, extras, db, generated))
+    if len(html.encode()) > HTML_LIMIT:
+        raise RuntimeError(f"sweep_report.html would be {len(html.encode()):,} bytes, over the {HTML_LIMIT:,}-byte limit, even with small figures")
+    return pngs, html
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
@@ -672,6 +701,13 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
     store = _store()
     results = store.load_results(db)
     spec_text = store.load_spec_text(db) or ""
+    spec_path, running_now = None, False
+    if hasattr(store, "status"):  # where the spec was (its base is relative to it) and whether a sweep holds the database now
+        try:
+            st = store.status(db)
+            spec_path, running_now = st.get("spec"), bool(st.get("running_now"))
+        except (InputError, OSError, ValueError, KeyError, sqlite3.Error):
+            pass
     spec = _spec(spec_text)
     metric = str(spec.get("metric") or "sharpe")
     direction = str(spec.get("direction") or DEFAULT_DIRECTION)
@@ -757,7 +793,7 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
                 wf = _unavailable(wf.get("reading") or "no out-of-sample window")
         except errors as exc:
             wf = _unavailable(f"the walk-forward selection could not be computed: {exc}")
-    bv, base_where = base_values(spec, params, db) if params else (None, "no swept parameters")
+    bv, base_where = base_values(spec, params, db, spec_path) if params else (None, "no swept parameters")
     base_row = base_combination(results, params, bv) if bv is not None else None
     if stats_reason is not None:
         spa = _unavailable(stats_reason)
@@ -816,9 +852,11 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
 
     # -- the document
     headline = _headline(counts, metric, direction, best, params, dsr, pbo, spa, wf, sample, curves)
+    if running_now:
+        headline.insert(1, "A sweep was still writing to this database when the report was built: the counts and statistics are a snapshot.")
     doc = {
         "kind": "aibt sweep report", "db": db.name,
-        **counts,
+        **counts, "running_when_built": running_now,
         "metric": metric, "direction": "maximize" if better_high else "minimize",
         "params": params, "metrics": metrics, "engines": engines,
         "best": best, "top": top_json,
@@ -932,7 +970,7 @@ def _context(doc: dict, figs: list, extras: dict, db: Path, generated: str) -> d
     head = [{"text": "#", "title": "rank"}, {"text": "ordinal", "title": "order of the combination in the sweep"},
             {"text": "key", "title": "the combination's key in the database (first 10 of 64 hex digits)", "cls": "l"}]
     head += [{"text": _short(p.rsplit(".", 1)[-1], 18), "title": p, "cls": "l"} for p in params]
-    head += [{"text": m, "title": m, "cls": "metric" if m == metric else ""} for m in shown]
+    head += [{"text": METRIC_LABELS.get(m, m.replace("_", " ")), "title": m, "cls": "metric" if m == metric else ""} for m in shown]
     rows = []
     for _, r in top.iterrows():
         cells = [{"text": str(r["rank"]), "cls": ""}, {"text": str(r["ordinal"]), "cls": ""}, {"text": str(r["key"])[:10], "cls": "l code"}]
@@ -955,12 +993,22 @@ def _context(doc: dict, figs: list, extras: dict, db: Path, generated: str) -> d
         ("spa", "Hansen's SPA test against the base config", doc["spa"]), ("walk-forward", "Walk-forward selection", doc["walk_forward"]))]
     return {
         "title": f"Sweep report: {db.name}", "headline": doc["headline"], "doc": doc, "best_params": [(k, value_text(v)) for k, v in (best or {}).get("params", {}).items()],
-        "best_metrics": [(k, _metric_text(k, v)) for k, v in (best or {}).get("metrics", {}).items()],
+        "best_metrics": _chunks([(k, _metric_text(k, v)) for k, v in _metric_order((best or {}).get("metrics", {}), metric)], 4),
         "top_head": head, "top_rows": rows, "figures": fig_ctx, "stats": stats, "failures": failures, "spec_text": extras["spec_text"],
         "generated": generated, "sample": doc["overfit_sample"],
         "heatmap_figs": [f for f in fig_ctx if f["name"].startswith("heatmap_")],
         "other_figs": {f["name"]: f for f in fig_ctx if not f["name"].startswith("heatmap_")},
     }
+
+
+def _metric_order(m: dict, metric: str) -> list:
+    """The ranking metric first, then the usual ones, then the rest as stored."""
+    first = [metric] + [k for k in SHOWN_METRICS if k != metric]
+    return [(k, m[k]) for k in first if k in m] + [(k, v) for k, v in m.items() if k not in first]
+
+
+def _chunks(items: list, n: int) -> list:
+    return [items[i:i + n] for i in range(0, len(items), n)]
 
 
 def _num(v, fmt: str = "{:.3f}") -> str:
@@ -973,7 +1021,10 @@ def _pct(v) -> str:
 
 def _stat_block(sid: str, title: str, d: dict, labels: dict) -> dict:
     """One statistic's section of the HTML: its reading, a table of its main figures in words, and a table of steps for the walk-forward."""
-    block = {"id": sid, "title": title, "available": d.get("available", True), "reason": d.get("reason"), "reading": d.get("reading"), "rows": [], "steps": []}
+    reading = d.get("reading")
+    if isinstance(reading, str):  # a combination's 64-hex key means little to a reader: its parameters instead
+        reading = re.sub(r"\b[0-9a-f]{64}\b", lambda m: f"{labels[m.group(0)]} ({m.group(0)[:10]})" if m.group(0) in labels else m.group(0)[:10], reading)
+    block = {"id": sid, "title": title, "available": d.get("available", True), "reason": d.get("reason"), "reading": reading, "rows": [], "steps": []}
     if not block["available"]:
         return block
     rows = block["rows"]
@@ -1062,11 +1113,8 @@ def write_report(db: str | Path, out_dir: str | Path | None = None, top_n: int =
     out = Path(out_dir) if out_dir is not None else default_out_dir(db)
     check_report_dir(out)
     doc, drawn, extras = compute(db, top_n=top_n)
-    pngs = [(name, title, _png(fig), caption) for name, title, fig, caption in drawn]
     generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    html = render_html(_context(doc, pngs, extras, db, generated))
-    if len(html.encode()) > HTML_LIMIT:  # pragma: no cover - the caps on figures keep it far below
-        raise RuntimeError(f"sweep_report.html would be {len(html.encode()):,} bytes, over the {HTML_LIMIT:,}-byte limit")
+    pngs, html = _fit_html(doc, drawn, extras, db, generated)
     check_report_dir(out)  # the folder may have changed while the report was computed
     with atomic_directory(out) as tmp:
         (tmp / "figures").mkdir()
