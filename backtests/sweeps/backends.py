@@ -9,7 +9,7 @@ few combinations in flight per worker.
   method (``spawn`` where there is none) with :mod:`backtests.sweeps.execute` preloaded in the server, so
   workers start quickly and never inherit the parent's open database or threads. Each worker process runs
   :func:`~backtests.sweeps.execute.init_worker` once: the sweep's environment, a watch that ends it if the
-  sweep dies, and the shared inputs loaded for every later combination. A worker that dies (killed, out
+  sweep process dies (even by SIGKILL), and the shared inputs loaded for every later combination. A worker that dies (killed, out
   of memory) fails the combinations then in flight with that reason, and the pool is restarted.
 * :class:`DaskBackend` -- ``dask.distributed``: a ``Client`` on ``--scheduler`` or on a ``LocalCluster`` of
   ``--workers`` single-threaded worker processes; futures come back through ``distributed.as_completed``.
@@ -53,7 +53,7 @@ class LocalBackend:
 
     def _start(self) -> None:
         env = {k: os.environ.get(k) for k in ENV_KEYS}
-        self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=init_worker, initargs=(env, self.warm_config, True))
+        self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=init_worker, initargs=(env, self.warm_config, os.getpid()))
 
     @property
     def in_flight(self) -> int:
@@ -86,6 +86,16 @@ class LocalBackend:
     def close(self, cancel: bool = False) -> None:
         self.pool.shutdown(wait=True, cancel_futures=cancel)
 
+    def abort(self) -> None:
+        """Stop now: the worker processes this pool started are terminated, in-flight work is dropped."""
+        procs = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=5)
+
 
 def import_distributed():
     """``distributed``, or an :class:`InputError` saying how to install it."""
@@ -115,7 +125,7 @@ class DaskBackend:
                                                     silence_logs=logging.ERROR)
             self.client = distributed.Client(self.cluster)
             env = {k: os.environ.get(k) for k in ENV_KEYS}
-        self.client.run(init_worker, env, warm_config, False)
+        self.client.run(init_worker, env, warm_config, None)
         self.ac = distributed.as_completed()
         self.futures: dict = {}
 
@@ -147,6 +157,9 @@ class DaskBackend:
                 out.append((tag, _failed(f"the Dask task did not finish ({f.status}): {type(exc).__name__}: {exc}")))
             f.release()
         return out
+
+    def abort(self) -> None:
+        self.close(cancel=True)
 
     def close(self, cancel: bool = False) -> None:
         try:

@@ -6,8 +6,9 @@ check the backend; take the database's lease (a live holder refuses, a stale one
 the spec; plan (grid and random: every valid combination gets its key and a ``pending`` row if it has
 none; optuna: the study in the sibling file is loaded or created); then keep a few combinations in flight
 per worker, storing each result as it arrives, until there is nothing left, the ``--max-hours`` budget
-is spent, or SIGTERM asks to stop. In the last two cases nothing new starts, what is in flight finishes
-and is stored, and the call ends normally saying how to resume (the same command). Within one call each
+is spent, or SIGTERM or a first Ctrl-C asks to stop. In the last cases nothing new starts, what is in flight
+finishes and is stored, and the call ends normally saying how to resume (the same command); a second Ctrl-C
+aborts at once (the workers are stopped, their combinations go back to ``pending``). Within one call each
 combination runs at most once: ``done`` rows are skipped, ``failed`` rows are retried once per call unless
 ``retry_failed`` is off.
 
@@ -267,7 +268,7 @@ class Outcome:
     failed: int = 0
     pending: int = 0
     ran: int = 0
-    stopped: str | None = None  # None (finished), "budget" or "signal"
+    stopped: str | None = None  # None (finished), "budget", "signal" (SIGTERM) or "interrupt" (Ctrl-C)
     took_over: dict | None = None
     elapsed: float = 0.0
     messages: list = field(default_factory=list)
@@ -321,9 +322,14 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
             echo(f"took over a stale lease on {db} (pid {o['pid']} on {o['host']}, since {o['since']}: {o['why']})")
         store.begin_call(spec, engine)
         if threading.current_thread() is threading.main_thread():
-            def on_term(signum, frame):
-                stop["why"] = "signal"
-            old_handler = signal.signal(signal.SIGTERM, on_term)
+            def on_signal(signum, frame):
+                if signum == signal.SIGINT and stop["why"] == "interrupt":
+                    raise KeyboardInterrupt  # a second Ctrl-C: abort now, in-flight work is lost (and pending again)
+                stop["why"] = "interrupt" if signum == signal.SIGINT else "signal"
+                if signum == signal.SIGINT:
+                    print("\ninterrupted: finishing the combinations in flight (Ctrl-C again to abort them)", file=stream or sys.stderr, flush=True)
+
+            old_handler = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
 
         beat = store.heartbeat
         plan = OptunaPlan(spec, store, engine, retry_failed, beat, echo) if spec.search == "optuna" else GridPlan(spec, store, engine, retry_failed, beat)
@@ -375,7 +381,7 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
                 store.heartbeat()
                 progress.tick()
         except BaseException:
-            pool.close(cancel=True)
+            pool.abort()
             store.reset_running(list(items))
             progress.close()
             raise
@@ -389,16 +395,17 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
         if out.stopped == "budget":
             echo(f"time budget of {max_hours:g} h reached: nothing new was started and what was in flight finished; "
                  f"run the same command again to resume ({out.pending} left)")
-        elif out.stopped == "signal":
-            echo(f"stopped on request (SIGTERM) after the combinations in flight; run the same command again to resume ({out.pending} left)")
+        elif out.stopped in ("signal", "interrupt"):
+            what = "SIGTERM" if out.stopped == "signal" else "Ctrl-C"
+            echo(f"stopped on request ({what}) after the combinations in flight; run the same command again to resume ({out.pending} left)")
         if out.failed:
             echo(f"{out.failed} failed: their errors are in the database ('aibt sweep status {db}'); the next call retries each once"
                  + ("" if retry_failed else " unless --no-retry-failed"))
         echo(f"results: {db}; report: aibt sweep report {db}")
         return out
     finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
+        for s_, h in (old_handler or {}).items():
+            signal.signal(s_, h)
         store.release()
         store.close()
 

@@ -17,6 +17,7 @@ test interrupt a sweep part-way.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -151,23 +152,40 @@ def warm(cfg: dict) -> None:
     data_fingerprints(cfg)
 
 
-def _watch_parent(ppid: int) -> None:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed parent its own parent has not reaped yet is a zombie: gone all the same
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _watch(pid: int) -> None:
     while True:
         time.sleep(1.0)
-        if os.getppid() != ppid:  # the sweep (or the forkserver it started) is gone: do not linger as an orphan
+        if not _alive(pid):  # the sweep is gone (even SIGKILL): do not linger as an orphan waiting for work
             os._exit(0)
 
 
-def init_worker(env: dict | None = None, warm_config: dict | None = None, watch_parent: bool = False) -> None:
+def init_worker(env: dict | None = None, warm_config: dict | None = None, watch_pid: int | None = None) -> None:
     """Worker initialiser (local pool: ``ProcessPoolExecutor(initializer=...)``; Dask: ``client.run``): take the
-    sweep's environment, stop with the parent, and load the shared inputs once."""
+    sweep's environment, exit when the sweep process ``watch_pid`` is gone, and load the shared inputs once.
+    (A forkserver worker's parent is the server, which itself lives as long as any worker does, so the
+    sweep's own pid is what is watched.)"""
     for k, v in (env or {}).items():
         if v is None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    if watch_parent:
-        threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="aibt-parent-watch").start()
+    if watch_pid:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the sweep process decides
+        threading.Thread(target=_watch, args=(watch_pid,), daemon=True, name="aibt-sweep-watch").start()
     if warm_config is not None:
         try:
             warm(warm_config)
