@@ -201,7 +201,8 @@ def test_readings_in_plain_words():
     assert R.read_pbo(0.48, 12870).startswith("PBO 0.48: the best in-sample choice ranked at or below the median out of sample in 48% of the 12,870")
     assert "as likely as not" in R.read_pbo(0.48) and "held up" in R.read_pbo(0.05) and "random" in R.read_pbo(0.8)
     assert "120 combinations tried" in R.read_dsr(0.62, 120) and "62%" in R.read_dsr(0.62, 120) and "clears" in R.read_dsr(0.97, 3)
-    assert "no combination beat the base config" in R.read_spa(0.31) and "at least one" in R.read_spa(0.01)
+    assert R.read_spa(0.31).startswith("SPA p 0.310: no combination beat the base config") and "at least one" in R.read_spa(0.01)
+    assert R.read_spa(0.0).startswith("SPA p < 0.001: at least one")
     assert R.read_spa(None, "no base").startswith("SPA test not available: no base")
 
 
@@ -250,7 +251,7 @@ def test_cscv_and_walk_forward_figures():
 # ------------------------------------------------------------- the assembled report
 def test_json_keys_and_values_on_a_hand_made_database(sweep):
     doc = R.write_report(sweep.db)
-    out = sweep.db.parent / "night_report"
+    out = sweep.db.parent / "night-report"
     assert doc["written"]["dir"] == str(out)
     on_disk = json.loads((out / "sweep_report.json").read_text())
     assert on_disk == {k: v for k, v in doc.items() if k != "written"}
@@ -286,8 +287,8 @@ def test_json_keys_and_values_on_a_hand_made_database(sweep):
     base_key = "k02" + "0" * 60
     (bench, cands), kw = sweep.rec.calls["spa_test"][0]
     assert bench.name == base_key and list(cands.columns) == [k for k in rets.columns if k != base_key]
-    want = O.spa_test(rets[base_key], rets.drop(columns=[base_key]))
-    assert on_disk["spa"]["benchmark_key"] == base_key and on_disk["spa"]["p_consistent"] == pytest.approx(want["p_consistent"])
+    spa_want = O.spa_test(rets[base_key], rets.drop(columns=[base_key]))
+    assert on_disk["spa"]["benchmark_key"] == base_key and on_disk["spa"]["p_consistent"] == pytest.approx(spa_want["p_consistent"])
     assert on_disk["spa"]["benchmark_params"] == {X: 2, Y: 2.0, Z: "earliest"} and len(on_disk["spa"]["candidates"]) == 7
     assert "base config's combination (the spec's inline base)" in on_disk["settings"]["spa_benchmark"]
     (m,), kw = sweep.rec.calls["walk_forward"][0]
@@ -313,7 +314,11 @@ def test_json_keys_and_values_on_a_hand_made_database(sweep):
     assert f"PBO {p:.2f}: the best in-sample choice ranked at or below the median out of sample in {p:.0%} of the 12,870 CSCV splits" in head[3]
     assert head[2].startswith(f"Deflated Sharpe {dsr:.2f}: allowing for the 8 combinations tried, there is a {dsr:.0%} probability")
     assert f"about {n_eff:.1f} independent trials instead" in head[2]
-    assert head[4].startswith(f"SPA p {on_disk['spa']['p_consistent']:.2f}") and head[5].startswith("Walk-forward:") and len(head) == 6
+    top_c = spa_want["candidates"].loc[spa_want["best"]]
+    assert head[4].startswith(f"SPA p {on_disk['spa']['p_consistent']:.3f}") and on_disk["spa"]["best"] == spa_want["best"]
+    best_c = sweep.results.set_index("key").loc[spa_want["best"]]
+    assert (f"(5% level). The strongest candidate, exit_offset={best_c[X]}, slippage_bps={best_c[Y]:g}, entry_offset={best_c[Z]}, earned "
+            f"{top_c['mean_excess_ann']:+.1%} a year more than the base config (t = {top_c['t_stat']:.2f}).") in head[4] and head[5].startswith("Walk-forward:") and len(head) == 6
     names = sorted(p.stem for p in (out / "figures").glob("*.png"))
     assert names == ["cscv_logits", "cscv_ranks", "heatmap_01", "heatmap_02", "heatmap_03", "metric_distribution", "walk_forward"]
     assert json.loads((out / "manifest.json").read_text())["kind"] == "sweep_report"
@@ -343,6 +348,43 @@ def test_spa_not_available_when_the_base_is_not_among_the_trials(sweep):
     assert doc["settings"]["spa_benchmark"].startswith("not available")
 
 
+def test_short_names_and_fixed_parameters():
+    assert R.short_names(["strategy.params.exit_offset", "placebo.n", "strategy.params.n", "costs.slippage_bps"]) == {
+        "strategy.params.exit_offset": "exit_offset", "placebo.n": "placebo.n", "strategy.params.n": "params.n", "costs.slippage_bps": "slippage_bps"}
+    res = _results().assign(**{"placebo.n": 200})
+    assert R.fixed_params(res, [X, "placebo.n", Y]) == ([X, Y], {"placebo.n": 200})
+
+
+def test_a_parameter_fixed_for_every_combination(sweep):
+    """placebo.n: [200] differs from the base's default (1000) but is every combination's: the base is still found, and
+    the fixed value is said once, not in every row."""
+    sweep.store.results = sweep.results.assign(**{"placebo.n": 200})
+    sweep.store.spec = SPEC.replace("params:\n", "params:\n  placebo.n: [200]\n")
+    doc = R.write_report(sweep.db)
+    assert doc["params"] == ["placebo.n", X, Y, Z] and doc["fixed_params"] == {"placebo.n": 200} and doc["varying_params"] == [X, Y, Z]
+    assert doc["spa"]["benchmark_key"] == "k02" + "0" * 60 and doc["best"]["params"]["placebo.n"] == 200
+    assert "with placebo.n=200 fixed for every combination" in doc["settings"]["spa_benchmark"]
+    assert "n=200" not in doc["headline"][1] and doc["headline"][1].startswith("Best by sharpe (maximize): exit_offset=1, slippage_bps=5, entry_offset=")
+    html = (sweep.db.parent / "night-report" / "sweep_report.html").read_text()
+    assert "Fixed for every combination (swept over one value): placebo.n=200." in html and 'title="placebo.n"' not in html
+
+
+def test_a_relative_base_is_read_beside_the_recorded_spec(sweep, tmp_path):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "mybase.yaml").write_text("strategy: {kind: event_window, params: {exit_offset: 1}}\ncosts: {slippage_bps: 5.0}\n")
+    spec = tmp_path / "specs" / "night.yaml"
+    text = SPEC.replace(SPEC.splitlines()[1], "base: ../mybase.yaml")
+    spec.write_text(text)
+    sweep.store.spec = text
+    sweep.store.status = lambda db: {"spec": str(spec), "running_now": True}
+    doc = R.write_report(sweep.db)
+    assert doc["spa"]["benchmark_key"] == "k01" + "0" * 60 and str(tmp_path / "specs" / ".." / "mybase.yaml") in doc["settings"]["spa_benchmark"]
+    assert doc["running_when_built"] is True and doc["headline"][1].startswith("A sweep was still writing to this database")
+    spec.write_text(text + "# edited since\n")  # no longer the spec the database used: its folder is not trusted
+    doc = R.write_report(sweep.db)
+    assert doc["spa"] == {"available": False, "reason": "no benchmark: the spec's base config '../mybase.yaml' could not be found from here"}
+
+
 def test_a_database_with_nothing_finished_still_reports(sweep):
     sweep.store.results = sweep.results[sweep.results["status"] != "done"]
     sweep.store.returns = pd.DataFrame(index=SESSIONS)
@@ -350,13 +392,13 @@ def test_a_database_with_nothing_finished_still_reports(sweep):
     assert (doc["n_trials"], doc["n_done"], doc["best"], doc["top"]) == (2, 0, None, [])
     assert doc["pbo"]["available"] is False and doc["headline"][1].startswith("No finished combination")
     assert sweep.rec.calls == {}
-    html = (sweep.db.parent / "night_report" / "sweep_report.html").read_text()
+    html = (sweep.db.parent / "night-report" / "sweep_report.html").read_text()
     assert "No finished combination" in html and "<img" not in html
 
 
 def test_user_text_is_escaped(sweep):
     R.write_report(sweep.db)
-    html = (sweep.db.parent / "night_report" / "sweep_report.html").read_text()
+    html = (sweep.db.parent / "night-report" / "sweep_report.html").read_text()
     assert "<script" not in html and "<b>bold</b>" not in html
     assert "&lt;script&gt;window.pwned=1" in html  # the parameter value, the error text and the spec, escaped
     assert "ValueError: bad &lt;script&gt;" in html and html.count("&lt;script&gt;") >= 3
@@ -364,7 +406,7 @@ def test_user_text_is_escaped(sweep):
 
 def test_html_is_self_contained_with_stable_ids_and_small(sweep):
     R.write_report(sweep.db)
-    out = sweep.db.parent / "night_report"
+    out = sweep.db.parent / "night-report"
     html = (out / "sweep_report.html").read_text()
     assert html.count('<img src="data:image/png;base64,') == 7
     assert "<link" not in html and "@import" not in html and "url(" not in html and not re.search(r'(src|href)="https?:', html)
@@ -385,7 +427,7 @@ def test_size_stays_under_two_megabytes_on_a_wide_sweep(sweep):
     sweep.store.returns = pd.DataFrame(rng.normal(0, 0.01, (300, n)), index=SESSIONS, columns=keys)
     sweep.store.spec = "metric: sharpe\nparams:\n" + "".join(f"  p.a{j}: [0, 1, 2, 3, 4, 5]\n" for j in range(7))
     doc = R.write_report(sweep.db)
-    html = (sweep.db.parent / "night_report" / "sweep_report.html")
+    html = (sweep.db.parent / "night-report" / "sweep_report.html")
     assert len(doc["heatmaps"]) == R.MAX_HEATMAPS and len(doc["heatmap_params_left_out"]) == 2
     assert html.stat().st_size < 2_000_000
     assert "only the parameters that move sharpe most" in html.read_text().lower()
@@ -412,7 +454,7 @@ def test_a_page_over_the_limit_gets_smaller_figures_then_fewer_heatmaps(sweep, m
 
 
 def test_no_half_written_report_on_failure(sweep, monkeypatch):
-    out = sweep.db.parent / "night_report"
+    out = sweep.db.parent / "night-report"
     R.write_report(sweep.db)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
 
@@ -488,7 +530,7 @@ def _browser_or_skip():
 def test_browser_renders_every_figure_and_runs_no_user_script(sweep, tmp_path):
     chromium = _browser_or_skip()
     R.write_report(sweep.db)
-    html = sweep.db.parent / "night_report" / "sweep_report.html"
+    html = sweep.db.parent / "night-report" / "sweep_report.html"
     page = tmp_path / "check.html"
     page.write_text(html.read_text().replace("</body>", CHECKER + "</body>"))
     prof = tmp_path / "profile"

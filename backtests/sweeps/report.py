@@ -57,7 +57,8 @@ from events.errors import InputError, Problem
 #: the store's bookkeeping columns (backtests/sweeps/__init__.py); every other column is a parameter or a metric
 FIXED = ("key", "ordinal", "status", "error", "attempts", "duration", "worker", "engine")
 #: summary.json metrics that are fractions (shown in percent); counts are shown as integers
-PCT_METRICS = {"total_return", "cagr", "ann_vol", "max_drawdown", "excess_total_return", "alpha_ann", "hit_rate", "exposure", "placebo_p"}
+PCT_METRICS = {"total_return", "cagr", "ann_vol", "max_drawdown", "excess_total_return", "alpha_ann", "hit_rate", "exposure"}
+P_METRICS = {"placebo_p"}  # probabilities, shown with 3 decimals
 INT_METRICS = {"n_trades", "n_events", "placebo_n", "n_events_calendar", "n_events_selected", "n_events_tradable", "n_events_traded"}
 #: metrics shown beside the ranking metric in the top table, when present
 SHOWN_METRICS = ["sharpe", "total_return", "max_drawdown", "excess_total_return", "information_ratio", "n_trades"]
@@ -279,9 +280,41 @@ def equity_curves(walk_forward_returns: pd.Series, best_returns: pd.Series) -> p
     return pd.DataFrame({"walk_forward": (1 + wf).cumprod(), "best": (1 + best).cumprod()})
 
 
+def fixed_params(results: pd.DataFrame, params: list[str]) -> tuple[list[str], dict]:
+    """(parameters that vary, {parameter: value} of those with one value in every combination).
+
+    A parameter swept over a single value (``placebo.n: [200]``) is part of every combination's base: it is
+    shown once, not in every row, and the base config's combination is looked for on the varying ones.
+    """
+    vary, fixed = [], {}
+    for p in params:
+        vals = {json.dumps(_hashable(v), sort_keys=True, default=str) for v in results[p]}
+        if len(vals) > 1:
+            vary.append(p)
+        elif len(results):
+            fixed[p] = _hashable(results[p].iloc[0])
+    return vary, fixed
+
+
+def short_names(keys) -> dict:
+    """Each dotted key's shortest trailing part that no other key ends with (``exit_offset``, or ``placebo.n``
+    beside ``strategy.params.n``)."""
+    keys = list(keys)
+    out = {}
+    for k in keys:
+        parts = k.split(".")
+        for i in range(1, len(parts) + 1):
+            tail = ".".join(parts[-i:])
+            if not any(o != k and (o == tail or o.endswith("." + tail)) for o in keys):
+                break
+        out[k] = tail
+    return out
+
+
 def base_combination(results: pd.DataFrame, params: list[str], base_values: dict | None) -> pd.Series | None:
-    """The finished combination whose every parameter equals the base config's value, or None."""
-    if not base_values or not params or any(p not in base_values for p in params):
+    """The finished combination whose every parameter in ``params`` (pass the varying ones, :func:`fixed_params`)
+    equals the base config's value, or None."""
+    if not base_values or any(p not in base_values for p in params):
         return None
     want = {p: _hashable(base_values[p]) for p in params}
     d = results[results["status"] == "done"]
@@ -309,6 +342,8 @@ def _metric_text(metric: str, v, digits: int = 2) -> str:
         return f"{int(round(float(v)))}"
     if _is_pct(metric):
         return f"{float(v) * 100:.{digits}f}%"
+    if metric in P_METRICS:
+        return f"{float(v):.3f}"
     return f"{float(v):.{digits}f}"
 
 
@@ -506,7 +541,7 @@ def read_spa(p: float | None, reason: str | None = None) -> str:
     """Hansen's SPA p-value in plain words."""
     if p is None or not np.isfinite(p):
         return f"SPA test not available: {reason}." if reason else "SPA test not available."
-    text = f"SPA p {p:.2f}: "
+    text = "SPA p < 0.001: " if p < 0.001 else f"SPA p {p:.3f}: "
     if p < 0.05:
         return text + "at least one combination beat the base config by more than the luck of the search explains (5% level)."
     return text + "no combination beat the base config by more than the luck of searching this many would give (5% level)."
@@ -654,9 +689,9 @@ def _fmt_cell(metric: str, v) -> dict:
 
 
 def default_out_dir(db: str | Path) -> Path:
-    """``<db folder>/<db stem>_report``."""
+    """``<db folder>/<db stem>-report``, as ``aibt sweep report`` names it."""
     db = Path(db)
-    return db.with_name(f"{db.stem}_report")
+    return db.with_name(f"{db.stem}-report")
 
 
 def is_sweep_report(path: str | Path) -> bool:
@@ -706,14 +741,19 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
         try:
             st = store.status(db)
             spec_path, running_now = st.get("spec"), bool(st.get("running_now"))
+            # the path is recorded as typed: trust it only if the file there is still the spec the database used
+            if spec_path and not (Path(spec_path).is_file() and Path(spec_path).read_text(encoding="utf-8") == spec_text):
+                spec_path = None
         except (InputError, OSError, ValueError, KeyError, sqlite3.Error):
-            pass
+            spec_path = None
     spec = _spec(spec_text)
     metric = str(spec.get("metric") or "sharpe")
     direction = str(spec.get("direction") or DEFAULT_DIRECTION)
     better_high = _better_first(direction)
     spec_params = list(spec["params"]) if isinstance(spec.get("params"), dict) else None
     params, metrics = split_columns(results, spec_params)
+    vary, fixed = fixed_params(results, params)
+    names = short_names(params)
     status = results["status"].astype(str) if "status" in results else pd.Series(dtype=str)
     counts = {"n_trials": int(len(results)), "n_done": int((status == "done").sum()), "n_failed": int((status == "failed").sum()),
               "n_pending": int((status == "pending").sum()), "n_running": int((status == "running").sum())}
@@ -793,8 +833,10 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
                 wf = _unavailable(wf.get("reading") or "no out-of-sample window")
         except errors as exc:
             wf = _unavailable(f"the walk-forward selection could not be computed: {exc}")
-    bv, base_where = base_values(spec, params, db, spec_path) if params else (None, "no swept parameters")
-    base_row = base_combination(results, params, bv) if bv is not None else None
+    bv, base_where = base_values(spec, vary, db, spec_path) if params else (None, "no swept parameters")
+    base_row = base_combination(results, vary, bv) if bv is not None else None
+    if base_row is not None and fixed:
+        base_where += "; matched on the varying parameters, with " + _param_text(fixed, {k: k for k in fixed}) + " fixed for every combination"
     if stats_reason is not None:
         spa = _unavailable(stats_reason)
     elif bv is None:
@@ -808,6 +850,9 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
         try:
             spa = of.spa_test(rets[bkey], rets.drop(columns=[bkey]))
             spa = {**spa, "benchmark_key": bkey, "benchmark_params": {p: _hashable(base_row[p]) for p in params}}
+            hit = results[results["key"].astype(str) == str(spa.get("best"))]
+            if len(hit):
+                spa["best_params"] = {p: _hashable(hit.iloc[0][p]) for p in params}
         except errors as exc:
             spa = _unavailable(f"the SPA test could not be computed: {exc}")
 
@@ -851,14 +896,14 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
                      "window starts) against the best combination of the whole sample, which was chosen knowing these sessions."))
 
     # -- the document
-    headline = _headline(counts, metric, direction, best, params, dsr, pbo, spa, wf, sample, curves)
+    headline = _headline(counts, metric, direction, best, vary, names, dsr, pbo, spa, wf, sample, curves)
     if running_now:
         headline.insert(1, "A sweep was still writing to this database when the report was built: the counts and statistics are a snapshot.")
     doc = {
         "kind": "aibt sweep report", "db": db.name,
         **counts, "running_when_built": running_now,
         "metric": metric, "direction": "maximize" if better_high else "minimize",
-        "params": params, "metrics": metrics, "engines": engines,
+        "params": params, "varying_params": vary, "fixed_params": fixed, "metrics": metrics, "engines": engines,
         "best": best, "top": top_json,
         "deflated_sharpe": _stat_json(dsr), "pbo": _stat_json(pbo), "spa": _stat_json(spa), "walk_forward": _stat_json(wf),
         "overfit_sample": sample,
@@ -872,8 +917,8 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
                      "spec_sha256": hashlib.sha256(spec_text.encode()).hexdigest()},
         "headline": headline,
     }
-    labels = {str(r["key"]): _param_text({p: r[p] for p in params}) for _, r in results.iterrows()}
-    extras = {"results": results, "params": params, "metrics": metrics, "top": top, "spec_text": spec_text, "base_row": base_row, "labels": labels}
+    labels = {str(r["key"]): _param_text({p: r[p] for p in vary}, names) for _, r in results.iterrows()}
+    extras = {"results": results, "params": params, "vary": vary, "names": names, "metrics": metrics, "top": top, "spec_text": spec_text, "base_row": base_row, "labels": labels}
     return json_ready(doc), figs, extras
 
 
@@ -905,11 +950,12 @@ def walk_forward_windows(n_sessions: int) -> tuple[int, int]:
     return is_n, max(is_n // 4, 5)
 
 
-def _param_text(params: dict) -> str:
-    return ", ".join(f"{k.rsplit('.', 1)[-1]}={value_text(v)}" for k, v in params.items()) or "(no swept parameters)"
+def _param_text(params: dict, names: dict | None = None) -> str:
+    names = names or short_names(params)
+    return ", ".join(f"{names.get(k, k)}={value_text(v)}" for k, v in params.items()) or "(no varying parameters)"
 
 
-def _headline(counts, metric, direction, best, params, dsr, pbo, spa, wf, sample, curves) -> list[str]:
+def _headline(counts, metric, direction, best, vary, names, dsr, pbo, spa, wf, sample, curves) -> list[str]:
     """The report's first paragraph, one sentence per item, in plain words."""
     n = counts
     pend = n["n_pending"] + n["n_running"]
@@ -920,7 +966,7 @@ def _headline(counts, metric, direction, best, params, dsr, pbo, spa, wf, sample
         return out
     m = best["metrics"]
     extra = [f"{k.replace('_', ' ')} {_metric_text(k, m.get(k))}" for k in ("sharpe", "total_return", "max_drawdown") if k != metric and k in m]
-    out.append(f"Best by {metric} ({direction}): {_param_text(best['params'])}, with {metric} {_metric_text(metric, m.get(metric))}"
+    out.append(f"Best by {metric} ({direction}): {_param_text({p: best['params'][p] for p in vary}, names)}, with {metric} {_metric_text(metric, m.get(metric))}"
                + (f" ({', '.join(extra)})" if extra else "") + ".")
     if dsr and dsr.get("available", True) and "dsr" in dsr:
         out.append(read_dsr(float(dsr["dsr"]), dsr.get("n_trials", n["n_done"]), dsr.get("sr_best_ann", m.get("sharpe")), dsr.get("sr0_ann")))
@@ -937,6 +983,12 @@ def _headline(counts, metric, direction, best, params, dsr, pbo, spa, wf, sample
         out.append(f"PBO not available: {pbo.get('reason')}.")
     if spa and spa.get("available", True):
         out.append(read_spa(_spa_p(spa)))
+        cand = spa.get("candidates")
+        if isinstance(cand, pd.DataFrame) and spa.get("best") in cand.index and "mean_excess_ann" in cand:
+            row = cand.loc[spa["best"]]
+            lab = _param_text({p: spa["best_params"][p] for p in vary}, names) if spa.get("best_params") else str(spa["best"])[:10]
+            out[-1] = out[-1] + (f" The strongest candidate, {lab}, earned {row['mean_excess_ann']:+.1%} a year more than the base config"
+                                      + (f" (t = {row['t_stat']:.2f})." if "t_stat" in row else "."))
     elif spa:
         out.append(read_spa(None, spa.get("reason")))
     if curves is not None and len(curves):
@@ -964,12 +1016,12 @@ def _spa_p(spa: dict):
 
 
 def _context(doc: dict, figs: list, extras: dict, db: Path, generated: str) -> dict:
-    params, top = extras["params"], extras["top"]
+    params, top, names = extras["vary"], extras["top"], extras["names"]
     metric = doc["metric"]
     shown = [metric] + [m for m in SHOWN_METRICS if m in extras["metrics"] and m != metric]
     head = [{"text": "#", "title": "rank"}, {"text": "ordinal", "title": "order of the combination in the sweep"},
             {"text": "key", "title": "the combination's key in the database (first 10 of 64 hex digits)", "cls": "l"}]
-    head += [{"text": _short(p.rsplit(".", 1)[-1], 18), "title": p, "cls": "l"} for p in params]
+    head += [{"text": _short(names[p], 18), "title": p, "cls": "l"} for p in params]
     head += [{"text": METRIC_LABELS.get(m, m.replace("_", " ")), "title": m, "cls": "metric" if m == metric else ""} for m in shown]
     rows = []
     for _, r in top.iterrows():
@@ -979,7 +1031,7 @@ def _context(doc: dict, figs: list, extras: dict, db: Path, generated: str) -> d
         rows.append({"key": str(r["key"]), "cells": cells})
     res = extras["results"]
     failed = res[res["status"] == "failed"].sort_values("ordinal") if "status" in res else res.iloc[0:0]
-    failures = [{"ordinal": int(r["ordinal"]), "key": str(r["key"])[:12], "params": _param_text({p: r[p] for p in params}),
+    failures = [{"ordinal": int(r["ordinal"]), "key": str(r["key"])[:12], "params": _param_text({p: r[p] for p in params}, names),
                  "attempts": "" if pd.isna(r.get("attempts")) else int(r["attempts"]),
                  "error": _short(str(r.get("error") or ""), 600)} for _, r in failed.head(MAX_FAILURES_SHOWN).iterrows()]
     fig_ctx = []
@@ -992,7 +1044,9 @@ def _context(doc: dict, figs: list, extras: dict, db: Path, generated: str) -> d
         ("deflated-sharpe", "Deflated Sharpe ratio", doc["deflated_sharpe"]), ("pbo", "Probability of backtest overfitting (CSCV)", doc["pbo"]),
         ("spa", "Hansen's SPA test against the base config", doc["spa"]), ("walk-forward", "Walk-forward selection", doc["walk_forward"]))]
     return {
-        "title": f"Sweep report: {db.name}", "headline": doc["headline"], "doc": doc, "best_params": [(k, value_text(v)) for k, v in (best or {}).get("params", {}).items()],
+        "title": f"Sweep report: {db.name}", "headline": doc["headline"], "doc": doc,
+        "best_params": [(k, value_text(v)) for k, v in (best or {}).get("params", {}).items() if k in params],
+        "fixed": _param_text(doc["fixed_params"], {k: k for k in doc["fixed_params"]}) if doc["fixed_params"] else "",
         "best_metrics": _chunks([(k, _metric_text(k, v)) for k, v in _metric_order((best or {}).get("metrics", {}), metric)], 4),
         "top_head": head, "top_rows": rows, "figures": fig_ctx, "stats": stats, "failures": failures, "spec_text": extras["spec_text"],
         "generated": generated, "sample": doc["overfit_sample"],
@@ -1103,7 +1157,7 @@ def _manifest(db: Path, doc: dict, generated: str) -> dict:
 
 
 def write_report(db: str | Path, out_dir: str | Path | None = None, top_n: int = TOP_N) -> dict:
-    """Write the sweep report of ``db`` into ``out_dir`` (default ``<db folder>/<db stem>_report``); returns
+    """Write the sweep report of ``db`` into ``out_dir`` (default ``<db folder>/<db stem>-report``); returns
     the ``sweep_report.json`` document plus ``written`` (the paths, not in the file).
 
     ``out_dir`` is checked before any work (:func:`check_report_dir`); the directory is written
