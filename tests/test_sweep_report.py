@@ -504,6 +504,43 @@ def test_a_users_folder_and_a_run_directory_are_refused(sweep, tmp_path):
         R.write_report(tmp_path / "nope.sqlite", tmp_path / "x")
 
 
+# ------------------------------------------------------------- a real database, through the CLI
+def test_report_of_a_real_sweep_through_the_cli(tmp_path, capsys):
+    """A 2 x 2 sweep run by ``aibt sweep`` into a real SQLite store, reported by ``aibt sweep report``: the best is
+    the stored row with the highest Sharpe, the statistics use all four, the base (exit 2, slippage 2) is the SPA benchmark."""
+    from backtests.cli import main
+    from backtests.sweeps import store
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("base: {dates: {start: '2024-01-01'}, placebo: {n: 1}}\n"
+                    "params:\n  strategy.params.exit_offset: [1, 2]\n  costs.slippage_bps: [2.0, 5.0]\nsearch: grid\nmetric: sharpe\n")
+    db = tmp_path / "tiny.sqlite"
+    assert main(["sweep", str(spec), "--db", str(db), "--workers", "1"]) == 0
+    assert main(["sweep", "report", str(db)]) == 0
+    out = tmp_path / "tiny-report"
+    doc = json.loads((out / "sweep_report.json").read_text())
+    res = store.load_results(db)
+    top = res.sort_values("sharpe", ascending=False).iloc[0]
+    assert (doc["n_trials"], doc["n_done"], doc["n_failed"], doc["n_pending"]) == (4, 4, 0, 0)
+    assert doc["best"]["key"] == top["key"] and doc["best"]["metrics"]["sharpe"] == pytest.approx(top["sharpe"])
+    assert doc["best"]["params"] == {"strategy.params.exit_offset": top["strategy.params.exit_offset"], "costs.slippage_bps": top["costs.slippage_bps"]}
+    assert doc["overfit_sample"]["n_used"] == 4 and doc["overfit_sample"]["start"] == "2024-01-02" and not doc["overfit_sample"]["subset"]
+    base = res[(res["strategy.params.exit_offset"] == 2) & (res["costs.slippage_bps"] == 2.0)].iloc[0]
+    assert doc["spa"]["benchmark_key"] == base["key"] and 0 <= doc["spa"]["p_consistent"] <= 1
+    assert 0 <= doc["pbo"]["pbo"] <= 1 and 0 <= doc["deflated_sharpe"]["dsr"] <= 1 and doc["walk_forward"]["n_steps"] >= 2
+    html = (out / "sweep_report.html").read_text()
+    assert html.count('<img src="data:image/png;base64,') == 5 and "4 combinations tried: 4 finished, 0 failed." in html
+    capsys.readouterr()
+    assert main(["sweep", "report", str(tmp_path / "nope.sqlite")]) == 2
+    assert "sweep database not found" in capsys.readouterr().err
+    spec.rename(tmp_path / "not-a-db.sqlite")
+    assert main(["sweep", "report", str(tmp_path / "not-a-db.sqlite")]) == 2
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    assert main(["sweep", "report", str(db), "--out", str(tmp_path / "mine")]) == 2
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
 # ------------------------------------------------------------- a real browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
