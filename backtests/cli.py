@@ -384,7 +384,7 @@ class _SweepGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx, formatter):
-        formatter.write_usage("aibt sweep", "SPEC --db PATH [OPTIONS]  |  aibt sweep status DB  |  aibt sweep report DB [--out DIR]")
+        formatter.write_usage("aibt sweep", "SPEC --db PATH [OPTIONS] | status DB | report DB [--out DIR]")
 
 
 @cli.group("sweep", cls=_SweepGroup, no_args_is_help=True)

@@ -121,6 +121,7 @@ BAD_SPECS = [
     ({"constraints": "strategy.params.exit_offset > 1"}, "constraints"),
     ({"constraints": ["strategy.params.exit_offset > 10"]}, "constraints"),
     ({"constraints": ["strategy.params.exit_offset > 'x'"]}, "constraints[0]"),
+    ({"base": {**TINY_BASE, "events": {"files": ["no_such_events.csv"]}}}, "base.events.files"),
 ]
 
 
@@ -276,6 +277,17 @@ def test_resume_skips_done_and_retries_failed_once(tmp_path, capsys):
     assert sweep(spec, "--db", db, "--no-retry-failed") == 0
     pd.testing.assert_frame_equal(load_results(db).set_index("key"), second)
     assert "nothing to run" in capsys.readouterr().out
+
+
+def test_combination_whose_data_is_missing_fails_at_run_time_and_the_sweep_goes_on(tmp_path, capsys):
+    from backtests.sweeps.store import load_results
+
+    spec = write_spec(tmp_path, params={"universe.benchmark": ["QQQ", "NOPE"]})  # a valid config; no prices for NOPE
+    db = tmp_path / "sweep.db"
+    assert sweep(spec, "--db", db, "--workers", 1) == 0
+    res = load_results(db).set_index("universe.benchmark")
+    assert res.at["QQQ", "status"] == "done" and res.at["NOPE", "status"] == "failed"
+    assert "no price data for ticker NOPE" in res.at["NOPE", "error"] and "1 done, 1 failed" in capsys.readouterr().out
 
 
 def _count_done(db) -> int:

@@ -124,7 +124,7 @@ class GridPlan:
     def __init__(self, spec: SweepSpec, store: SweepStore, engine: str, retry_failed: bool, beat):
         def rows():
             for c in spec.combinations():
-                data = data_fingerprints(c.config)
+                data = _data(c.config)
                 yield combination_key(c.config, data, engine), c.ordinal, c.params, c.config, data, engine
 
         self.total = store.plan(rows(), beat=beat)
@@ -163,7 +163,7 @@ class OptunaPlan:
         self.spec, self.store, self.engine = spec, store, engine
         self.dists = spec.distributions()
         first = next(p for _, p in spec._grid_candidates() if _valid(spec, p))
-        data_sha = combination_key({}, data_fingerprints(spec.config_for(first)), engine)[:12]
+        data_sha = combination_key({}, _data(spec.config_for(first)), engine)[:12]
         self.study_name = f"{spec.name}-{spec.sha256[:12]}-{data_sha}"
         url = f"sqlite:///{optuna_storage_path(store.path)}"
         storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
@@ -213,7 +213,7 @@ class OptunaPlan:
                 self.study.tell(trial, state=self.TrialState.FAIL)
                 continue
             cfg = self.spec.config_for(params)
-            data = data_fingerprints(cfg)
+            data = _data(cfg)
             key = combination_key(cfg, data, self.engine)
             if key in self.running_keys:
                 trial.set_user_attr("skipped", "the same combination is running")
@@ -241,6 +241,15 @@ class OptunaPlan:
 
     def close(self) -> None:
         pass
+
+
+def _data(cfg: dict) -> dict:
+    """The data fingerprints of a combination; when its data cannot be read (say, a ticker with no prices) the
+    reason stands in for them, and the combination fails when it runs, with that error, like any run-time failure."""
+    try:
+        return data_fingerprints(cfg)
+    except InputError as exc:
+        return {"unavailable": str(exc)}
 
 
 def _valid(spec: SweepSpec, params: dict) -> bool:

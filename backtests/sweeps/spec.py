@@ -380,6 +380,10 @@ class SweepSpec:
         except InputError as exc:
             raise InputError([self._locate(p) for p in exc.problems]) from None
         cfg["events"]["files"] = [f if Path(f).is_absolute() else str((self.base_dir / f).resolve()) for f in cfg["events"]["files"]]
+        missing = [f for f in cfg["events"]["files"] if not Path(f).is_file()]
+        if missing:
+            raise InputError([self._locate(Problem(f"event file not found: {f}", field="events.files", expected="an event CSV, relative to the base config"))
+                              for f in missing])
         return cfg
 
     def _locate(self, p: Problem) -> Problem:
