@@ -57,13 +57,15 @@ def target_signals(target: str) -> tuple[pd.DataFrame, dict]:
     return table.copy(), dict(prints)
 
 
-def _calendar(files, bundled: bool, earnings: bool, price_range):
+def memo_calendar(files=(), *, bundled: bool = True, earnings: bool = True, price_range=None):
     """:func:`events.loader.load_calendar`, memoised per process by the files' size and modification time
     (a calendar that fails validation is not memoised); callers get their own copy of the frame."""
     from events.loader import BUNDLED_EARNINGS, BUNDLED_EVENTS, EventCalendar, bundled_path
 
+    files = [str(f) for f in files]
     read = ([bundled_path(BUNDLED_EVENTS)] if bundled else []) + ([bundled_path(BUNDLED_EARNINGS)] if earnings else []) + [Path(f) for f in files]
-    key = (tuple(str(f) for f in files), bundled, earnings, tuple(pd.Timestamp(x) for x in price_range), file_stamps(read))
+    rng = None if price_range is None else tuple(pd.Timestamp(x) for x in price_range)
+    key = (tuple(files), bundled, earnings, rng, file_stamps(read))
     if key not in _CALENDAR_MEMO:
         _CALENDAR_MEMO[key] = load_calendar(files, bundled=bundled, earnings=earnings, price_range=price_range)
     hit = _CALENDAR_MEMO[key]
@@ -76,7 +78,7 @@ def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.Dat
     Returns ``(calendar, everything, selected, why)``: ``why`` holds, for
     every event of ``everything``, the reason it was not selected ('' if it was).
     """
-    cal = _calendar(ev_cfg["files"], ev_cfg["bundled"], ev_cfg["earnings"], (all_sessions[0], all_sessions[-1]))
+    cal = memo_calendar(ev_cfg["files"], bundled=ev_cfg["bundled"], earnings=ev_cfg["earnings"], price_range=(all_sessions[0], all_sessions[-1]))
     everything = cal.frame.copy()
     why = pd.Series("", index=everything.index, dtype=object)
     sel = everything
