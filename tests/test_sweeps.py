@@ -444,12 +444,27 @@ def test_optuna_search_keeps_its_study_beside_the_results(tmp_path, capsys):
     study = optuna.load_study(study_name=name, storage=storage)
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(finished) == 3 and {t.user_attrs["key"] for t in finished} == set(res["key"])
-    by_key = res.set_index("key")["sharpe"]
-    assert all(t.value == by_key[t.user_attrs["key"]] for t in finished)
+    by_key = res.set_index("key")
+    assert all(t.value == by_key.at[t.user_attrs["key"], "sharpe"] for t in finished)
+    assert all(t.params == {k: by_key.at[t.user_attrs["key"], k] for k in TINY_PARAMS} for t in finished)  # each value told to its own params
     capsys.readouterr()
     assert sweep(spec, "--db", db, "--workers", 1) == 0  # resumed: the study already has its trials
     assert "nothing to run" in capsys.readouterr().out
     assert len(optuna.load_study(study_name=name, storage=storage).trials) == 3
+
+
+def test_marking_rows_current_keeps_their_params_and_results(tmp_path):
+    """Optuna resumes by marking its study's rows current without their configs: nothing else may change."""
+    from backtests.sweeps.store import SweepStore, load_results
+
+    store = SweepStore(tmp_path / "s.db")
+    store.plan([("k1", 0, {"a.b": 1}, {"x": 1}, {"d": "1"}, "backtrader"), ("k2", 1, {"a.b": 2}, {"x": 2}, {"d": "1"}, "backtrader")])
+    store.set_meta(param_keys=["a.b"])
+    store.plan([("k2", 7, {}, None, None, "backtrader")])
+    store.close()
+    r = load_results(tmp_path / "s.db")
+    assert list(r["key"]) == ["k2"] and r.at[0, "a.b"] == 2 and r.at[0, "ordinal"] == 7 and r.at[0, "status"] == "pending"
+    assert len(load_results(tmp_path / "s.db", include_stale=True)) == 2
 
 
 def test_dask_missing_gives_a_clear_message(tmp_path, capsys, monkeypatch):

@@ -45,9 +45,10 @@ def fmt_duration(s: float | None) -> str:
 
 # ---------------------------------------------------------------- progress
 class Progress:
-    """This call's progress: ``ran/to_run`` with the sweep's done/failed counts, rate and ETA."""
+    """This call's progress: ``ran/to_run``, the sweep's done and failed combinations (``done/total`` when the total
+    is known: grid and random), rate and ETA."""
 
-    def __init__(self, to_run: int, total: int, done: int, failed: int, stream=None, tty: bool | None = None):
+    def __init__(self, to_run: int, total: int | None, done: int, failed: int, stream=None, tty: bool | None = None):
         self.stream = stream or sys.stderr
         self.to_run, self.total, self.done, self.failed = to_run, total, done, failed
         self.ran = 0
@@ -59,10 +60,11 @@ class Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=to_run, file=self.stream, unit="comb", desc="sweep", dynamic_ncols=True, smoothing=0.05)
-            self._postfix()
+            self.bar.set_postfix_str(self._counts(), refresh=False)
 
-    def _postfix(self):
-        self.bar.set_postfix_str(f"done {self.done}/{self.total}, failed {self.failed}", refresh=False)
+    def _counts(self) -> str:
+        done = f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
+        return f"done {done}, failed {self.failed}"
 
     @property
     def rate(self) -> float | None:
@@ -71,10 +73,9 @@ class Progress:
 
     def line(self) -> str:
         r = self.rate
-        eta = (self.to_run - self.ran) / r if r else None
-        return (f"sweep: {self.ran}/{self.to_run} run this call; {self.done}/{self.total} done, {self.failed} failed; "
-                f"{r:.2f}/s" if r else f"sweep: {self.ran}/{self.to_run} run this call; {self.done}/{self.total} done, {self.failed} failed; ?/s") + \
-            f", ETA {fmt_duration(eta) if self.ran < self.to_run else '0:00:00'}"
+        left = max(self.to_run - self.ran, 0)
+        eta = "0:00:00" if not left else fmt_duration(left / r) if r else "?"
+        return f"sweep: {self.ran}/{self.to_run} run this call; {self._counts()}; {f'{r:.2f}' if r else '?'}/s, ETA {eta}"
 
     def update(self, ok: bool, was_failed: bool) -> None:
         self.ran += 1
@@ -84,27 +85,27 @@ class Progress:
         else:
             self.failed += int(not was_failed)
         if self.bar is not None:
-            self._postfix()
+            self.bar.set_postfix_str(self._counts(), refresh=False)
             self.bar.update(1)
         self.tick()
 
-    def extend(self, n: int) -> None:
-        self.to_run += n
-        if self.bar is not None:
-            self.bar.total = self.to_run
-            self.bar.refresh()
+    def _print(self) -> None:
+        text = self.line()
+        if text != getattr(self, "_printed", None):
+            print(text, file=self.stream, flush=True)
+            self._printed = text
 
     def tick(self) -> None:
         now = time.monotonic()
         if self.bar is None and now - self._last >= PLAIN_EVERY_S:
             self._last = now
-            print(self.line(), file=self.stream, flush=True)
+            self._print()
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
         else:
-            print(self.line(), file=self.stream, flush=True)
+            self._print()
 
 
 # ---------------------------------------------------------------- what to run
@@ -142,9 +143,6 @@ class GridPlan:
     def on_result(self, item: Item, result) -> None:
         pass
 
-    def close(self) -> None:
-        pass
-
 
 class OptunaPlan:
     """Optuna search (TPE, seeded): ask a trial, run its combination, tell the study the metric. The study lives in
@@ -154,7 +152,7 @@ class OptunaPlan:
     ``n_trials`` counts trials whose combination ran (or had run); on resume, a combination a killed call left
     unfinished runs first, and failed ones are retried once (as extra, enqueued trials that do not count)."""
 
-    def __init__(self, spec: SweepSpec, store: SweepStore, engine: str, retry_failed: bool, beat, echo):
+    def __init__(self, spec: SweepSpec, store: SweepStore, engine: str, retry_failed: bool, beat):
         import optuna
         from optuna.trial import TrialState
 
@@ -169,7 +167,8 @@ class OptunaPlan:
         storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
         sampler = optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True)
         self.study = optuna.create_study(study_name=self.study_name, storage=storage, sampler=sampler, direction=spec.direction, load_if_exists=True)
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # left by a killed call
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # left by a killed call: not a result
+            optuna.trial.Trial(self.study, t._trial_id).set_user_attr("counted", False)
             self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
         trials = self.study.get_trials(deepcopy=False)
         keys = {}
@@ -239,9 +238,6 @@ class OptunaPlan:
             self.in_flight_counted -= 1
             self.finished += 1
 
-    def close(self) -> None:
-        pass
-
 
 def _data(cfg: dict) -> dict:
     """The data fingerprints of a combination; when its data cannot be read (say, a ticker with no prices) the
@@ -278,6 +274,7 @@ class Outcome:
     pending: int = 0
     ran: int = 0
     stopped: str | None = None  # None (finished), "budget", "signal" (SIGTERM) or "interrupt" (Ctrl-C)
+    trials: int = 0  # optuna: trials finished (a trial that proposed a combination already done counts)
     took_over: dict | None = None
     elapsed: float = 0.0
     messages: list = field(default_factory=list)
@@ -341,16 +338,17 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
             old_handler = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
 
         beat = store.heartbeat
-        plan = OptunaPlan(spec, store, engine, retry_failed, beat, echo) if spec.search == "optuna" else GridPlan(spec, store, engine, retry_failed, beat)
+        plan = OptunaPlan(spec, store, engine, retry_failed, beat) if spec.search == "optuna" else GridPlan(spec, store, engine, retry_failed, beat)
         store.set_meta(call_total=plan.total)
         c = store.counts()
         if plan.to_run == 0:
             _finish(out, store, spec, plan, t_call)
             tail = f" ({c['failed']} failed; --retry-failed runs them again)" if c["failed"] and not retry_failed else ""
-            echo(f"nothing to run: {c['done']} of {plan.total} {'trials' if spec.search == 'optuna' else 'combinations'} done{tail}; database {db}")
+            echo(f"nothing to run: {_counts_line(out, spec)}{tail}; database {db}")
             return out
-        echo(f"sweep {spec.name}: {plan.total} {'trials' if spec.search == 'optuna' else 'combinations'} ({spec.search}), {c['done']} done, "
-             f"{c['failed']} failed; running {plan.to_run} on {workers} {backend} worker{'s' if workers > 1 else ''} -> {db}")
+        where = f"the dask scheduler {scheduler}" if scheduler else f"{workers} {backend} worker{'s' if workers > 1 else ''}"
+        _finish(out, store, spec, plan, t_call)
+        echo(f"sweep {spec.name} ({spec.search}): {_counts_line(out, spec)}; running {plan.to_run} on {where} -> {db}")
         warm = _warm_config(spec)
         if backend == "dask":
             from backtests.sweeps.backends import DaskBackend
@@ -363,7 +361,7 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
             pool = LocalBackend(workers, warm)
             n_workers = workers
         limit = max(1, plan.limit_per_worker * n_workers)
-        progress = Progress(plan.to_run, plan.total, c["done"], c["failed"], stream=stream)
+        progress = Progress(plan.to_run, None if spec.search == "optuna" else c["total"], c["done"], c["failed"], stream=stream)
         items: dict[str, Item] = {}
         exhausted = False
         try:
@@ -398,9 +396,7 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
         progress.close()
         out.stopped = stop["why"]
         _finish(out, store, spec, plan, t_call)
-        noun = "trials" if spec.search == "optuna" else "combinations"
-        echo(f"{spec.name}: {out.total} {noun}: {out.done} done, {out.failed} failed, {out.pending} pending; this call ran {out.ran} in "
-             f"{fmt_duration(out.elapsed)}")
+        echo(f"{spec.name}: {_counts_line(out, spec)}; this call ran {out.ran} in {fmt_duration(out.elapsed)}")
         if out.stopped == "budget":
             echo(f"time budget of {max_hours:g} h reached: nothing new was started and what was in flight finished; "
                  f"run the same command again to resume ({out.pending} left)")
@@ -408,8 +404,8 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
             what = "SIGTERM" if out.stopped == "signal" else "Ctrl-C"
             echo(f"stopped on request ({what}) after the combinations in flight; run the same command again to resume ({out.pending} left)")
         if out.failed:
-            echo(f"{out.failed} failed: their errors are in the database ('aibt sweep status {db}'); the next call retries each once"
-                 + ("" if retry_failed else " unless --no-retry-failed"))
+            echo(f"{out.failed} failed: their errors are in the database (load_results, or 'aibt sweep report {db}'); the next call "
+                 "retries each once (--no-retry-failed leaves them)")
         echo(f"results: {db}; report: aibt sweep report {db}")
         return out
     finally:
@@ -421,10 +417,20 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
 
 def _finish(out: Outcome, store: SweepStore, spec: SweepSpec, plan, t_call: float) -> None:
     c = store.counts()
-    out.total = plan.total
+    out.total = c["total"]
     out.done, out.failed = c["done"], c["failed"]
-    out.pending = max(plan.total - c["done"] - c["failed"], 0) if spec.search == "optuna" else c["pending"] + c["running"]
+    out.pending = c["pending"] + c["running"]
+    if spec.search == "optuna":
+        out.trials = plan.finished
+        out.pending += max(plan.total - plan.finished - out.pending, 0)  # trials still to ask
     out.elapsed = time.monotonic() - t_call
+
+
+def _counts_line(out: Outcome, spec: SweepSpec) -> str:
+    if spec.search == "optuna":
+        return (f"{out.trials} of {spec.n_trials} trials finished ({out.total} distinct combinations: {out.done} done, {out.failed} failed)"
+                + (f", {out.pending} to go" if out.pending else ""))
+    return f"{out.total} combinations: {out.done} done, {out.failed} failed, {out.pending} pending"
 
 
 def _warm_config(spec: SweepSpec) -> dict | None:

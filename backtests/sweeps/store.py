@@ -141,6 +141,7 @@ class SweepStore:
         self.token = uuid.uuid4().hex
         self._index_ids: dict[str, int] = {}
         self._last_beat = 0.0
+        self.lost = False  # set when another process took the lease over: this one then writes nothing more
         tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and "meta" not in tables:
             self.close()
@@ -211,11 +212,14 @@ class SweepStore:
             return
         cur = self.con.execute("UPDATE lease SET heartbeat = ? WHERE id = 1 AND token = ?", (now, self.token))
         if cur.rowcount != 1:
+            self.lost = True
             raise InputError(Problem("this sweep lost its lease on the database (another sweep took it over after a long silence); stopping",
                                      path=str(self.path), field="--db", expected="one sweep per database"))
         self._last_beat = now
 
     def release(self) -> None:
+        if self.lost:
+            return
         try:
             self.con.execute("DELETE FROM lease WHERE id = 1 AND token = ?", (self.token,))
         except sqlite3.Error:
@@ -245,7 +249,7 @@ class SweepStore:
         def flush():
             with self._tx():
                 for key, ordinal, params, config, data, engine in batch:
-                    p = canonical_json(params)
+                    p = canonical_json(params) if config is not None else None  # a mark-only row keeps its params
                     if config is not None:
                         self.con.execute("INSERT OR IGNORE INTO combinations (key, ordinal, current, status, params, config, data, engine) "
                                          "VALUES (?, ?, 0, 'pending', ?, ?, ?, ?)", (key, ordinal, p, canonical_json(config), canonical_json(data), engine))
@@ -264,7 +268,7 @@ class SweepStore:
             self.con.execute("UPDATE combinations SET current = 0 WHERE current = 1 AND key NOT IN (SELECT key FROM temp.plan_keys)")
             self.con.execute("UPDATE combinations SET current = 1, "
                              "ordinal = (SELECT p.ordinal FROM temp.plan_keys AS p WHERE p.key = combinations.key), "
-                             "params = (SELECT p.params FROM temp.plan_keys AS p WHERE p.key = combinations.key) "
+                             "params = COALESCE((SELECT p.params FROM temp.plan_keys AS p WHERE p.key = combinations.key), params) "
                              "WHERE key IN (SELECT key FROM temp.plan_keys)")
         n = self.con.execute("SELECT COUNT(*) FROM combinations WHERE current = 1").fetchone()[0]
         self.con.execute("DELETE FROM temp.plan_keys")
@@ -316,6 +320,8 @@ class SweepStore:
         self.con.execute("UPDATE combinations SET status = 'running', started = ? WHERE key = ?", (time.time(), key))
 
     def reset_running(self, keys) -> None:
+        if self.lost:
+            return
         with self._tx():
             for k in keys:
                 self.con.execute("UPDATE combinations SET status = 'pending', started = NULL WHERE key = ? AND status = 'running'", (k,))
