@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.config import load_config, resolve
-from backtests.inputs import RUN_SIGNALS, select_events, target_signals
+from backtests.inputs import RUN_SIGNALS, memo_calendar, select_events, target_signals
 from backtests.stats.counts import event_counts
 from backtests.engines.backtrader_engine import check_trades_agree, simulate
 from backtests.market.marketdata import load_prices
@@ -25,7 +25,6 @@ from backtests.stats.traded_windows import held_baskets, traded_window_returns
 from events.align import align
 from events.clusters import apply_policy, find_clusters
 from events.errors import InputError, Problem
-from events.loader import load_calendar
 from strategies import STRATEGIES
 from strategies.context import StrategyContext
 from strategies.schedule import target_weights
@@ -184,7 +183,7 @@ def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessio
     u, pf = cfg["universe"], cfg["portfolio"]
     target, peers = u["target"], [p for p in u["peers"] if p != u["target"]]
     names = {target, *peers}
-    bundled = load_calendar(bundled=True, earnings=True).frame
+    bundled = memo_calendar(bundled=True, earnings=True).frame
     cal = pd.concat([calendar, bundled], ignore_index=True).drop_duplicates("event_id")
     concerns = cal["tickers"].map(lambda ts: bool(names & set(ts))).astype(bool) | cal["company"].astype(str).str.split("+").map(lambda cs: bool(names & set(cs)))
     day0 = pd.DatetimeIndex(cal.loc[concerns, "day0"].drop_duplicates())

@@ -381,3 +381,22 @@ def test_placebo_figure():
     ax = fig.axes[0]
     assert "p = 0.004" in ax.get_title() and "%" in ax.get_xlabel()
     assert any("strategy +12.0%" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_sampler_gives_up_fast_when_nothing_can_be_placed():
+    """Blocks that cannot fit between near-event sessions: no run is placed, every one is
+    counted as skipped, and the sampler stops after a few fruitless rounds, not max_tries."""
+    from backtests.engines.arrays import Holding
+    from backtests.stats.placebo import sample_schedules
+
+    N = 300
+    near = np.zeros(N, dtype=bool)
+    near[::8] = True  # free gaps of 7 sessions: a holding of 9 sessions (entry to exit) never fits
+    hs = [Holding(10, 18, {"A": 0.5, "B": -0.5}), Holding(40, 48, {"A": 0.5, "B": -0.5})]
+    s = sample_schedules(hs, N, near, ["A", "B"], n=200, seed=1, max_tries=100)
+    assert s.n_skipped == 200 and len(s.entry) == 0
+    assert s.tries <= 10
+    # enough room: everything is placed at the first round
+    near[:] = False
+    s = sample_schedules(hs, N, near, ["A", "B"], n=200, seed=1, max_tries=100)
+    assert s.n_skipped == 0 and s.tries == 1

@@ -171,7 +171,6 @@ def test_entry_on_the_first_session_is_reported_at_its_real_fill(tmp_path):
     t = res.trades.iloc[0]
     assert res.fills["date"].min() == pd.Timestamp("2024-01-03")
     assert t["entry"] == "2024-01-03"
-    tr = {x: res.context.returns for x in ["AMZN"]}  # noqa: F841 (documentation of the inputs used)
     from backtests.market.marketdata import load_prices
 
     amzn = load_prices(["AMZN"])["AMZN"].total_return_ohlc()

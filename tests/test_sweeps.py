@@ -3,7 +3,6 @@ one holder per database, data fingerprints in the key, and identical results fro
 and from a Dask LocalCluster. No network; every sweep here is a few short runs (one year, 50 placebo runs)."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket

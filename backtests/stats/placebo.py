@@ -27,7 +27,10 @@ Placement rules (:func:`sample_schedules`):
   uniformly among the entries still free given the blocks already placed in
   that run; a run in which some block finds no free entry is drawn again from
   scratch, up to ``max_tries`` times, then skipped and counted
-  (:attr:`PlaceboResult.n_skipped`). Sequential placement is close to, but not
+  (:attr:`PlaceboResult.n_skipped`). Drawing stops early when the blocks need
+  more sessions than are free (nothing is tried) or when
+  :data:`STALL_ROUNDS` rounds in a row place no run (the free sessions are
+  too fragmented for the blocks); the runs left are skipped and counted. Sequential placement is close to, but not
   exactly, uniform over all admissible schedules when the free sessions are
   crowded.
 
@@ -47,6 +50,7 @@ from backtests.engines.arrays import ExecConfig, Holding, PriceArrays, check_sch
 DEFAULT_SEED = 20261124
 DEFAULT_N = 1000
 DEFAULT_MAX_TRIES = 100
+STALL_ROUNDS = 10  # rounds in a row that place no run at all: the rest cannot be placed either, in practice
 TIE_TOL = 1e-10  # total returns (fractions) closer than this count as equal
 
 
@@ -142,9 +146,11 @@ def sample_schedules(holdings: Sequence[Holding], n_sessions: int, near_event: n
     order_blocks = np.argsort(-length, kind="stable")  # longest first
 
     placed = np.full((n, B), -1, dtype=np.int64)
-    pending = np.arange(n) if (max_start >= lo).all() else np.arange(0)  # a block longer than the axis: nothing fits
-    tries = 0
-    while len(pending) and tries < max_tries:
+    free = int((~near[lo:]).sum())
+    fits = (max_start >= lo).all() and int((length + 1).sum()) <= free  # else nothing can fit: every run is skipped
+    pending = np.arange(n) if fits else np.arange(0)
+    tries = fruitless = 0
+    while len(pending) and tries < max_tries and fruitless < STALL_ROUNDS:
         tries += 1
         P = len(pending)
         occ = np.zeros((P, N + 1), dtype=bool)  # column N: the virtual session after the end
@@ -165,6 +171,7 @@ def sample_schedules(holdings: Sequence[Holding], n_sessions: int, near_event: n
             pos[rows, b] = pick
             occ[rows[:, None], pick[:, None] + np.arange(L + 1)] = True
         placed[pending[ok]] = pos[ok]
+        fruitless = 0 if ok.any() else fruitless + 1
         pending = pending[~ok]
     good = np.nonzero((placed >= 0).all(axis=1))[0]
     pb = placed[good]  # (R, B) block entries

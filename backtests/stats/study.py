@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.stats.eventstudy import AR_COLUMNS, TABLE_COLUMNS, EventStudy, EventStudyResults, StudySettings
+from backtests.stats.eventstudy import EventStudy, EventStudyResults, StudySettings
 from backtests.market.marketdata import load_prices
 from backtests.stats.performance import alpha_beta_hac
 from backtests.stats.signalreg import regress, signals_at

@@ -171,13 +171,13 @@ def main(argv=None) -> None:
                   f"{s.peak_tree_kb / 1024:13.0f}")
         if len(rows) > 1:
             print(f"speed-up {rows[-1][0]} workers vs {rows[0][0]}: {rows[-1][4] / rows[0][4]:.2f}x")
-        print(f"a combination in a worker / the simulation alone (in-process RunResult.timings['simulate']): "
+        print("a combination in a worker / the simulation alone (in-process RunResult.timings['simulate']): "
               + ", ".join(f"{w} worker{'s' if w > 1 else ''} {mean_d / ref_sim:.1f}x" for w, _, _, _, _, mean_d, _, _ in rows))
     ru = resource.getrusage(resource.RUSAGE_SELF)
     rc = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"getrusage: this process (sweep parent + reference runs) max RSS {ru.ru_maxrss / 1024:.0f} MB; "
           f"reaped children max RSS {rc.ru_maxrss / 1024:.0f} MB (forkserver workers are not among them; see the sampled peak above)")
-    print(f"per combination, parent-side overhead (wall x workers / done - mean in-worker time): "
+    print("per combination, parent-side overhead (wall x workers / done - mean in-worker time): "
           + ", ".join(f"{w} worker{'s' if w > 1 else ''} {wall * w / max(done, 1) - mean_d:.3f} s" for w, done, _, wall, _, mean_d, _, _ in rows))
 
 
