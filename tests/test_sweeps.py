@@ -175,6 +175,7 @@ CODE = [
     "costs.slippage_bps[0] > 1",
     "strategy.params.exit_offset if 1 else 2",
     "exit_offset > 1; import os",
+    "-" * 985 + "exit_offset > 0",  # deeply nested: refused as input, never a RecursionError
 ]
 
 
@@ -276,6 +277,9 @@ def test_resume_skips_done_and_retries_failed_once(tmp_path, capsys):
     assert sweep(spec, "--db", db, "--no-retry-failed") == 0
     pd.testing.assert_frame_equal(load_results(db).set_index("key"), second)
     assert "nothing to run" in capsys.readouterr().out
+    # retried once in all: a third call does not run the failed ones again
+    assert sweep(spec, "--db", db, "--workers", 1) == 0
+    pd.testing.assert_frame_equal(load_results(db).set_index("key"), second)
 
 
 def test_combination_whose_data_is_missing_fails_at_run_time_and_the_sweep_goes_on(tmp_path, capsys):
@@ -548,3 +552,17 @@ def test_inputs_are_loaded_once_per_process(monkeypatch):
     one = inputs.select_events(ev, sessions, sessions[-300:])
     two = inputs.select_events(ev, sessions, sessions[-300:])
     assert calls["cal"] == 1 and one[1].equals(two[1]) and one[0].frame is not two[0].frame
+
+
+def test_the_smoke_sweep_on_a_two_worker_dask_cluster_equals_the_local_backend(tmp_path):
+    """The issue's check, on the shipped smoke spec itself (12 combinations)."""
+    pytest.importorskip("distributed")
+    from backtests.sweeps.store import load_results
+
+    smoke = Path(__file__).resolve().parent.parent / "backtests" / "sweeps" / "smoke.yaml"
+    local, dask = tmp_path / "local.db", tmp_path / "dask.db"
+    assert sweep(smoke, "--db", local, "--workers", 2) == 0
+    assert sweep(smoke, "--db", dask, "--backend", "dask", "--workers", 2) == 0
+    assert len(load_results(local)) == 12 and set(load_results(dask)["status"]) == {"done"}
+    pd.testing.assert_frame_equal(metrics_frame(dask), metrics_frame(local))
+    pd.testing.assert_frame_equal(returns_frame(dask), returns_frame(local))

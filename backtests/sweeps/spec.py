@@ -59,6 +59,7 @@ DIRECTIONS = ("maximize", "minimize")
 METRICS = tuple(k for k in SUMMARY_KEYS if k not in ("start", "end"))
 MAX_VALUES = 100_000  # values of one parameter
 MAX_CONSTRAINT_CHARS = 1000
+MAX_CONSTRAINT_DEPTH = 50  # levels of the expression's syntax tree
 _PERMUTE_UP_TO = 1_000_000  # random search permutes grids up to this size; larger ones draw per parameter
 
 
@@ -140,6 +141,15 @@ class Constraint:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as exc:
             raise ConstraintError(f"not a valid expression: {exc.msg}") from None
+        except (RecursionError, MemoryError):
+            raise ConstraintError(f"nested more than {MAX_CONSTRAINT_DEPTH} levels deep") from None
+        depth, stack = 0, [(tree, 1)]
+        while stack:  # iterative, so a deeply nested expression cannot exhaust the stack here
+            node, d = stack.pop()
+            depth = max(depth, d)
+            if depth > MAX_CONSTRAINT_DEPTH:
+                raise ConstraintError(f"nested more than {MAX_CONSTRAINT_DEPTH} levels deep")
+            stack.extend((c, d + 1) for c in ast.iter_child_nodes(node))
         short: dict[str, list[str]] = {}
         for k in keys:
             short.setdefault(k.rsplit(".", 1)[-1], []).append(k)

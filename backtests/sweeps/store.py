@@ -57,6 +57,7 @@ LEASE_STALE_S = 300.0  # a holder silent this long is taken over
 HEARTBEAT_S = 15.0
 BOOKKEEPING = ["key", "ordinal", "status", "error", "attempts", "duration", "worker", "engine"]
 TEXT_METRICS = ("start", "end")
+MAX_ATTEMPTS = 2  # a failed combination is run at most twice: the first try and one retry
 _PAGE = 200
 #: the datetime unit pandas gives dates parsed from text (as a run's sessions are): ns in pandas 2, us in pandas 3
 _DATE_UNIT = str(pd.to_datetime(["2000-01-03"]).dtype)
@@ -304,12 +305,15 @@ class SweepStore:
 
     def todo(self, retry_failed: bool):
         """Current combinations still to run, in ordinal order, read a page at a time: ``(key, status, config, data)``.
-        Each is yielded once, so a combination that fails in this call is not run again in it."""
+        Each is yielded once, so a combination that fails in this call is not run again in it; with
+        ``retry_failed`` a failed combination is retried once in all (while it has fewer than
+        :data:`MAX_ATTEMPTS` attempts), not again at every call."""
         last = (-1, "")
         while True:
             page = self.con.execute(
-                "SELECT key, ordinal, status, config, data FROM combinations WHERE current = 1 AND (status = 'pending' OR (status = 'failed' AND ?)) "
-                "AND (ordinal, key) > (?, ?) ORDER BY ordinal, key LIMIT ?", (int(retry_failed), last[0], last[1], _PAGE)).fetchall()
+                "SELECT key, ordinal, status, config, data FROM combinations WHERE current = 1 AND (status = 'pending' OR "
+                "(status = 'failed' AND ? AND attempts < ?)) AND (ordinal, key) > (?, ?) ORDER BY ordinal, key LIMIT ?",
+                (int(retry_failed), MAX_ATTEMPTS, last[0], last[1], _PAGE)).fetchall()
             if not page:
                 return
             for key, ordinal, status, config, data in page:
