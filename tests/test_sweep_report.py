@@ -583,3 +583,30 @@ def test_browser_renders_every_figure_and_runs_no_user_script(sweep, tmp_path):
 
     im = np.asarray(Image.open(shot).convert("L"))
     assert im.shape == (3000, 1280) and im.std() > 20  # a page with content, not a blank
+
+
+def test_report_of_a_spec_with_an_inline_base_and_yaml_dates_ranked_by_another_metric(tmp_path):
+    """An inline base with unquoted YAML dates is written to the JSON as ISO text (it crashed), and the deflated
+    Sharpe is about the highest-Sharpe combination even when the spec ranks by another metric."""
+    import json as _json
+
+    from backtests.cli import main
+    from backtests.sweeps.store import load_results
+
+    spec = tmp_path / "inline.yaml"
+    spec.write_text(
+        "name: inline\n"
+        "base: {dates: {start: 2024-01-02, end: 2024-12-31}, events: {earnings: false}, placebo: {n: 20}}\n"
+        "params: {strategy.params.exit_offset: [1, 2, 3], costs.slippage_bps: [1.0, 2.0]}\n"
+        "search: grid\nmetric: total_return\ndirection: minimize\n")
+    db = tmp_path / "s.db"
+    assert main(["sweep", str(spec), "--db", str(db), "--workers", "1"]) == 0
+    out = tmp_path / "rep"
+    assert main(["sweep", "report", str(db), "--out", str(out)]) == 0
+    doc = _json.loads((out / "sweep_report.json").read_text())
+    assert "2024-01-02" in _json.dumps(doc["settings"])
+    res = load_results(db)
+    top_sharpe = res.loc[res["sharpe"].idxmax(), "key"]
+    assert doc["deflated_sharpe"]["key"] == top_sharpe
+    if top_sharpe != doc["best"]["key"]:
+        assert "highest Sharpe ratio" in " ".join(doc["headline"])

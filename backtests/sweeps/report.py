@@ -611,6 +611,13 @@ def _source_line(db: Path, counts: dict, engines: list[str], period: tuple[str, 
 JSON_LIST_LIMIT = 50
 
 
+def _json_default(v):
+    """What json cannot write by itself in a spec (YAML dates of an inline base, paths): ISO text or text."""
+    if isinstance(v, (dt.date, dt.datetime, pd.Timestamp)):
+        return v.isoformat()
+    return str(v)
+
+
 def _jsonable(v):
     """A statistic's value for sweep_report.json: numbers, text, dates as ISO text; short lists and tables
     (up to :data:`JSON_LIST_LIMIT` items) kept, longer ones replaced by their length (the figures show them)."""
@@ -807,9 +814,18 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
             sharpes = pd.to_numeric(results.loc[status == "done", "sharpe"], errors="coerce").dropna().to_numpy(float)
         else:
             sharpes = sharpe_ratios(returns[done_keys] if set(done_keys) <= set(returns.columns) else rets).dropna().to_numpy(float)
-        r_best = returns[best["key"]].dropna()
+        # the DSR deflates the selected maximum Sharpe: take the highest-Sharpe combination, whatever the spec ranks by
+        dsr_key = best["key"]
+        if "sharpe" in results:
+            with_returns = results[(status == "done") & results["key"].isin(returns.columns)]
+            sr = pd.to_numeric(with_returns["sharpe"], errors="coerce")
+            if sr.notna().any():
+                dsr_key = with_returns.loc[sr.idxmax(), "key"]
+        r_best = returns[dsr_key].dropna()
         try:
             dsr = of.deflated_sharpe(r_best, sharpes, n_trials=counts["n_done"], trial_sharpes_annualised=True)
+            dsr = {**dsr, "key": dsr_key, "of": "the combination with the highest Sharpe ratio"
+                   + ("" if dsr_key == best["key"] else f" (not the best by {metric}, which the deflated Sharpe does not apply to)")}
         except errors as exc:
             dsr = _unavailable(f"the deflated Sharpe could not be computed: {exc}")
         if dsr.get("available", True) and hasattr(of, "effective_n_trials") and 2 <= rets.shape[1] <= MAX_EFFECTIVE_N:
@@ -970,6 +986,8 @@ def _headline(counts, metric, direction, best, vary, names, dsr, pbo, spa, wf, s
                + (f" ({', '.join(extra)})" if extra else "") + ".")
     if dsr and dsr.get("available", True) and "dsr" in dsr:
         out.append(read_dsr(float(dsr["dsr"]), dsr.get("n_trials", n["n_done"]), dsr.get("sr_best_ann", m.get("sharpe")), dsr.get("sr0_ann")))
+        if dsr.get("key") and dsr["key"] != best.get("key"):
+            out[-1] += f" (This is for the combination with the highest Sharpe ratio; the best by {metric} is another.)"
         eff = dsr.get("effective_n")
         if isinstance(eff, dict) and eff.get("dsr") is not None and np.isfinite(eff["dsr"]):
             out[-1] += (f" Counting the combinations' correlated returns as about {eff['n_effective']:.1f} independent trials instead, "
@@ -989,6 +1007,11 @@ def _headline(counts, metric, direction, best, vary, names, dsr, pbo, spa, wf, s
             lab = _param_text({p: spa["best_params"][p] for p in vary}, names) if spa.get("best_params") else str(spa["best"])[:10]
             out[-1] = out[-1] + (f" The strongest candidate, {lab}, earned {row['mean_excess_ann']:+.1%} a year more than the base config"
                                       + (f" (t = {row['t_stat']:.2f})." if "t_stat" in row else "."))
+            bench = spa.get("benchmark_params") or {}
+            diff = [p for p in vary if spa.get("best_params") and p in bench and spa["best_params"].get(p) != bench.get(p)]
+            if diff and all(p.startswith("costs.") for p in diff):
+                out[-1] += (" It differs from the base config only in its costs, so its edge is a cost saving that is nearly certain, "
+                            "not a better strategy.")
     elif spa:
         out.append(read_spa(None, spa.get("reason")))
     if curves is not None and len(curves):
@@ -1174,7 +1197,7 @@ def write_report(db: str | Path, out_dir: str | Path | None = None, top_n: int =
         (tmp / "figures").mkdir()
         for name, _, png, _ in pngs:
             (tmp / "figures" / f"{name}.png").write_bytes(png)
-        (tmp / "sweep_report.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        (tmp / "sweep_report.json").write_text(json.dumps(doc, indent=2, allow_nan=False, default=_json_default) + "\n", encoding="utf-8")
         (tmp / "sweep_report.html").write_text(html, encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(json_ready(_manifest(db, doc, generated)), indent=2) + "\n", encoding="utf-8")
     return {**doc, "written": {"dir": str(out), "json": str(out / "sweep_report.json"), "html": str(out / "sweep_report.html")}}
