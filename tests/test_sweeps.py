@@ -566,3 +566,26 @@ def test_the_smoke_sweep_on_a_two_worker_dask_cluster_equals_the_local_backend(t
     assert len(load_results(local)) == 12 and set(load_results(dask)["status"]) == {"done"}
     pd.testing.assert_frame_equal(metrics_frame(dask), metrics_frame(local))
     pd.testing.assert_frame_equal(returns_frame(dask), returns_frame(local))
+
+
+def test_a_sweep_that_lost_its_lease_writes_nothing(done_db):
+    """A sweep paused past the lease's silence limit and taken over by another must not write its result."""
+    from types import SimpleNamespace
+
+    from backtests.sweeps.store import SweepStore, load_results
+    from events.errors import InputError
+
+    spec, db = done_db
+    before = metrics_frame(db)
+    st = SweepStore(db)
+    st.acquire("test")
+    key = before["key"].iloc[0]
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE lease SET token = 'someone-else'")  # the take-over
+    con.close()
+    with pytest.raises(InputError, match="lost its lease"):
+        st.record(key, SimpleNamespace(error="late result", duration=1.0, worker="w", summary={}, returns=None))
+    assert st.lost
+    pd.testing.assert_frame_equal(metrics_frame(db), before)
+    assert load_results(db).set_index("key").at[key, "status"] == "done"

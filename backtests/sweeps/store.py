@@ -341,10 +341,19 @@ class SweepStore:
         return self._index_ids[sha]
 
     def record(self, key: str, result) -> None:
-        """Store one finished attempt (an :class:`backtests.sweeps.execute.TrialResult`) in its own transaction."""
+        """Store one finished attempt (an :class:`backtests.sweeps.execute.TrialResult`) in its own transaction,
+        only while this process still holds the lease (checked in that transaction): a sweep paused past the
+        lease's silence limit and taken over by another never writes over the new holder's rows."""
         metrics = {k: None for k in SUMMARY_KEYS}
         blob = index_id = None
         with self._tx():
+            holder = self.con.execute("SELECT token FROM lease WHERE id = 1").fetchone()
+            if holder is None or holder[0] != self.token:
+                # another sweep took the database over (this one was silent too long): write nothing, stop
+                self.lost = True
+                raise InputError(Problem("this sweep lost its lease on the database (another sweep took it over after a long "
+                                         "silence); its result for this combination was not written; stopping",
+                                         path=str(self.path), field="--db", expected="one sweep per database"))
             if result.error is None:
                 for k in SUMMARY_KEYS:
                     v = result.summary.get(k)
