@@ -589,3 +589,22 @@ def test_a_sweep_that_lost_its_lease_writes_nothing(done_db):
     assert st.lost
     pd.testing.assert_frame_equal(metrics_frame(db), before)
     assert load_results(db).set_index("key").at[key, "status"] == "done"
+
+
+def test_optuna_resume_never_marks_rows_of_older_data_current(tmp_path):
+    """A row whose stored data fingerprints differ from today's files (a file only it read changed) stays stale on resume."""
+    from backtests.sweeps.store import load_results
+
+    spec = write_spec(tmp_path, search="optuna", n_trials=3, seed=3)
+    db = tmp_path / "sweep.db"
+    assert sweep(spec, "--db", db, "--workers", 1) == 0
+    res = load_results(db)
+    old = res["key"].iloc[0]
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE combinations SET data = ? WHERE key = ?", ('{"prices/AMZN.csv": "an-older-file"}', old))
+    con.close()
+    assert sweep(spec, "--db", db, "--workers", 1) == 0
+    now = load_results(db)
+    assert old not in set(now["key"])  # not current: its result came from other data
+    assert old in set(load_results(db, include_stale=True)["key"])  # kept, never deleted

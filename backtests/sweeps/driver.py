@@ -17,6 +17,8 @@ Progress goes to stderr: a tqdm bar when stderr is a terminal, otherwise a plain
 """
 from __future__ import annotations
 
+import json
+
 import math
 import os
 import signal
@@ -175,7 +177,14 @@ class OptunaPlan:
         for t in trials:
             if "key" in t.user_attrs:
                 keys.setdefault(t.user_attrs["key"], t.number)
-        store.plan(((k, n, {}, None, None, engine) for k, n in keys.items()), beat=beat)  # marks the study's rows current
+        # only rows computed on today's data become current: a data file that only some combinations read may have
+        # changed since (the study's name holds the first combination's data fingerprint only)
+        fresh = {}
+        for k, n in keys.items():
+            row = store.con.execute("SELECT config, data FROM combinations WHERE key = ?", (k,)).fetchone()
+            if row and row[0] and row[1] and json.loads(row[1]) == _data(json.loads(row[0])):
+                fresh[k] = n
+        store.plan(((k, n, {}, None, None, engine) for k, n in fresh.items()), beat=beat)  # marks the study's rows current
         self.finished = sum(1 for t in trials if t.user_attrs.get("counted") and t.state.is_finished()
                             and store.status_of(t.user_attrs["key"]) in ("done", "failed"))
         self.queue: list[Item] = []  # combinations to run before asking for new ones
