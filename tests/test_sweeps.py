@@ -489,9 +489,6 @@ def test_status_reports_counts(done_db, capsys, tmp_path):
 
 
 def test_report_command_calls_write_report(done_db, tmp_path):
-    report = pytest.importorskip("backtests.sweeps.report")
-    if not hasattr(report, "write_report"):
-        pytest.skip("backtests.sweeps.report.write_report is not there yet")
     spec, db = done_db
     out = tmp_path / "report"
     assert sweep("report", db, "--out", out) == 0
