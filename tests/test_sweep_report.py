@@ -290,7 +290,9 @@ def test_json_keys_and_values_on_a_hand_made_database(sweep):
     spa_want = O.spa_test(rets[base_key], rets.drop(columns=[base_key]))
     assert on_disk["spa"]["benchmark_key"] == base_key and on_disk["spa"]["p_consistent"] == pytest.approx(spa_want["p_consistent"])
     assert on_disk["spa"]["benchmark_params"] == {X: 2, Y: 2.0, Z: "earliest"} and len(on_disk["spa"]["candidates"]) == 7
-    assert "base config's combination (the spec's inline base)" in on_disk["settings"]["spa_benchmark"]
+    # a database without the stored base config: matched on the swept parameters, and said to be only that
+    assert "base config's combination (the spec's inline base;" in on_disk["settings"]["spa_benchmark"]
+    assert "not necessarily the base config itself" in on_disk["settings"]["spa_benchmark"]
     (m,), kw = sweep.rec.calls["walk_forward"][0]
     assert m.equals(rets) and kw == {"is_sessions": 150, "oos_sessions": 37}  # 300 sessions: too few for a year + two quarters
     want = O.walk_forward(rets, is_sessions=150, oos_sessions=37)
@@ -610,3 +612,25 @@ def test_report_of_a_spec_with_an_inline_base_and_yaml_dates_ranked_by_another_m
     assert doc["deflated_sharpe"]["key"] == top_sharpe
     if top_sharpe != doc["best"]["key"]:
         assert "highest Sharpe ratio" in " ".join(doc["headline"])
+
+
+def test_spa_benchmark_is_the_stored_base_config_when_a_combination_equals_it(tmp_path):
+    import json as _json
+    import sqlite3
+
+    from backtests.cli import main
+
+    spec = tmp_path / "b.yaml"
+    spec.write_text(
+        "name: b\nbase: {dates: {start: '2024-01-02', end: '2024-12-31'}, events: {earnings: false}, placebo: {n: 20}}\n"
+        "params: {strategy.params.exit_offset: [1, 2, 3]}\nsearch: grid\nmetric: sharpe\n")
+    db = tmp_path / "s.db"
+    assert main(["sweep", str(spec), "--db", str(db), "--workers", "1"]) == 0
+    con = sqlite3.connect(db)
+    base = con.execute("SELECT value FROM meta WHERE name = 'base_config'").fetchone()[0]
+    key = con.execute("SELECT key FROM combinations WHERE config = ?", (base,)).fetchone()[0]
+    con.close()
+    assert _json.loads(base)["strategy"]["params"]["exit_offset"] == 2  # the default config's exit day
+    assert main(["sweep", "report", str(db), "--out", str(tmp_path / "r")]) == 0
+    doc = _json.loads((tmp_path / "r" / "sweep_report.json").read_text())
+    assert doc["spa"]["benchmark_key"] == key and "base config itself" in doc["settings"]["spa_benchmark"]

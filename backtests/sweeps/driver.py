@@ -30,7 +30,7 @@ from pathlib import Path
 
 from backtests.sweeps.execute import ENGINES, data_fingerprints
 from backtests.sweeps.spec import SweepSpec, load_spec
-from backtests.sweeps.store import SweepStore, combination_key, optuna_storage_path
+from backtests.sweeps.store import SweepStore, canonical_json, combination_key, optuna_storage_path
 from events.errors import InputError, Problem
 
 PLAIN_EVERY_S = 5.0
@@ -348,7 +348,10 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
 
         beat = store.heartbeat
         plan = OptunaPlan(spec, store, engine, retry_failed, beat) if spec.search == "optuna" else GridPlan(spec, store, engine, retry_failed, beat)
-        store.set_meta(call_total=plan.total)
+        try:  # the resolved base config, so the report's SPA benchmark is the base itself, not a file read again later
+            store.set_meta(call_total=plan.total, base_config=canonical_json(spec.config_for({})))
+        except InputError:
+            store.set_meta(call_total=plan.total, base_config="")
         c = store.counts()
         if plan.to_run == 0:
             _finish(out, store, spec, plan, t_call)

@@ -565,6 +565,23 @@ def _dotted(cfg: dict, key: str):
     return cur
 
 
+def exact_base_key(db: Path) -> str | None:
+    """Key of the finished, current combination whose stored config equals the resolved base config the sweep
+    recorded (meta ``base_config``), or None (an older database, or the base is not among the combinations)."""
+    con = sqlite3.connect(str(db))
+    try:
+        row = con.execute("SELECT value FROM meta WHERE name = 'base_config'").fetchone()
+        if not row or not row[0]:
+            return None
+        hit = con.execute("SELECT key FROM combinations WHERE config = ? AND status = 'done' AND current = 1 ORDER BY ordinal LIMIT 1",
+                          (row[0],)).fetchone()
+        return hit[0] if hit else None
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        con.close()
+
+
 def base_values(spec: dict, params: list[str], db: Path, spec_path: str | None = None) -> tuple[dict | None, str]:
     """The base config's value of every swept parameter, and where the base came from (or why not).
 
@@ -849,10 +866,18 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
                 wf = _unavailable(wf.get("reading") or "no out-of-sample window")
         except errors as exc:
             wf = _unavailable(f"the walk-forward selection could not be computed: {exc}")
-    bv, base_where = base_values(spec, vary, db, spec_path) if params else (None, "no swept parameters")
-    base_row = base_combination(results, vary, bv) if bv is not None else None
-    if base_row is not None and fixed:
-        base_where += "; matched on the varying parameters, with " + _param_text(fixed, {k: k for k in fixed}) + " fixed for every combination"
+    exact = exact_base_key(db)
+    if exact is not None and (results["key"].astype(str) == exact).any():
+        # the sweep stored its resolved base config: the benchmark is the combination whose config is exactly it
+        base_row = results[results["key"].astype(str) == exact].iloc[0]
+        bv, base_where = {p: _hashable(base_row[p]) for p in vary}, "the base config itself (its resolved config, stored by the sweep)"
+    else:
+        bv, base_where = base_values(spec, vary, db, spec_path) if params else (None, "no swept parameters")
+        base_row = base_combination(results, vary, bv) if bv is not None else None
+        if base_row is not None:
+            base_where += ("; the grid point matching the base on the varying parameters"
+                           + (", with " + _param_text(fixed, {k: k for k in fixed}) + " fixed for every combination" if fixed else "")
+                           + " (not necessarily the base config itself)")
     if stats_reason is not None:
         spa = _unavailable(stats_reason)
     elif bv is None:
