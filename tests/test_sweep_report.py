@@ -4,9 +4,7 @@ the size limit, and no half-written report on failure."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from types import SimpleNamespace
 
@@ -17,6 +15,7 @@ import pytest
 from backtests.sweeps import overfit as O
 from backtests.sweeps import report as R
 from events.errors import InputError
+from browser_check import CHECKER, FLAGS, browser_or_skip
 
 X, Y, Z = "strategy.params.exit_offset", "costs.slippage_bps", "strategy.params.entry_offset"
 HOSTILE = '<script>window.pwned=1;document.title="pwned"</script><b>bold</b>'
@@ -544,30 +543,8 @@ def test_report_of_a_real_sweep_through_the_cli(tmp_path, capsys):
 
 
 # ------------------------------------------------------------- a real browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions", "--hide-scrollbars"]
-CHECKER = """<script>
-window.addEventListener('load', function () {
-  var imgs = Array.prototype.slice.call(document.images);
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0 && i.naturalHeight > 0; }).length;
-  var out = document.createElement('pre'); out.id = 'aibt-check';
-  out.textContent = 'images=' + imgs.length + ' rendered=' + ok + ' pwned=' + (window.pwned === undefined ? 'no' : 'yes') + ' title=' + document.title;
-  document.body.appendChild(out);
-});
-</script>"""
-
-
-def _browser_or_skip():
-    if CHROMIUM is None:
-        if os.environ.get("AIBT_REQUIRE_BROWSER"):
-            pytest.fail("AIBT_REQUIRE_BROWSER is set but no chromium binary was found")
-        pytest.skip("headless Chromium not installed (apt-get install chromium); .ci/run installs it")
-    return CHROMIUM
-
-
 def test_browser_renders_every_figure_and_runs_no_user_script(sweep, tmp_path):
-    chromium = _browser_or_skip()
+    chromium = browser_or_skip()
     R.write_report(sweep.db)
     html = sweep.db.parent / "night-report" / "sweep_report.html"
     page = tmp_path / "check.html"

@@ -2,7 +2,6 @@
 HTML/PDF, escaping of user text, and a real browser (headless Chromium)."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from matplotlib.patches import Rectangle
 from backtests.reports import figures as F
 from backtests.reports import tearframes as T
 from backtests.cli import main
+from browser_check import CHECKER, FLAGS, browser_or_skip
 
 IDX = pd.DatetimeIndex(pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04", "2024-02-01", "2025-01-02"]))
 R = pd.DataFrame(
@@ -198,30 +198,8 @@ def test_tearsheet_command_rebuilds_from_the_directory_alone(run_dir, tmp_path, 
     assert "not a directory" in capsys.readouterr().err
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions", "--hide-scrollbars"]
-CHECKER = """<script>
-window.addEventListener('load', function () {
-  var imgs = Array.prototype.slice.call(document.images);
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0 && i.naturalHeight > 0; }).length;
-  var out = document.createElement('pre'); out.id = 'aibt-check';
-  out.textContent = 'images=' + imgs.length + ' rendered=' + ok + ' pwned=' + (window.pwned === undefined ? 'no' : 'yes') + ' title=' + document.title;
-  document.body.appendChild(out);
-});
-</script>"""
-
-
-def _browser_or_skip():
-    if CHROMIUM is None:
-        if os.environ.get("AIBT_REQUIRE_BROWSER"):
-            pytest.fail("AIBT_REQUIRE_BROWSER is set but no chromium binary was found")
-        pytest.skip("headless Chromium not installed (apt-get install chromium); .ci/run installs it")
-    return CHROMIUM
-
-
 def test_browser_renders_every_figure_and_runs_no_user_script(run_dir, tmp_path):
-    chromium = _browser_or_skip()
+    chromium = browser_or_skip()
     page = tmp_path / "check.html"
     page.write_text((run_dir / "tearsheet.html").read_text().replace("</body>", CHECKER + "</body>"))
     prof = tmp_path / "profile"

@@ -30,6 +30,7 @@ import pandas as pd
 from backtests.inputs import file_stamps, fundamentals_files, select_events, target_signals
 from backtests.market.marketdata import bundled_price_path, cache_price_path, load_prices
 from backtests.reports.rundir import SUMMARY_KEYS
+from backtests.sweeps.store import pid_alive
 from events.errors import InputError, Problem
 from events.loader import BUNDLED_EARNINGS, BUNDLED_EVENTS, bundled_path as events_path
 from events.tabular import sha256_file
@@ -152,24 +153,10 @@ def warm(cfg: dict) -> None:
     data_fingerprints(cfg)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed parent its own parent has not reaped yet is a zombie: gone all the same
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _watch(pid: int) -> None:
     while True:
         time.sleep(1.0)
-        if not _alive(pid):  # the sweep is gone (even SIGKILL): do not linger as an orphan waiting for work
+        if not pid_alive(pid):  # the sweep is gone (even SIGKILL): do not linger as an orphan waiting for work
             os._exit(0)
 
 

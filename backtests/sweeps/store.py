@@ -107,7 +107,9 @@ def _now_iso(t: float | None = None) -> str:
     return dt.datetime.fromtimestamp(time.time() if t is None else t, dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` on this host is running: it exists (``kill(pid, 0)``) and is not a zombie (a killed
+    process its parent has not reaped yet, which is gone all the same)."""
     if pid == os.getpid():
         return True
     try:
@@ -118,7 +120,11 @@ def _pid_alive(pid: int) -> bool:
         return True
     except OSError:
         return False
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -192,7 +198,7 @@ class SweepStore:
                 age = now - beat
                 if age > LEASE_STALE_S:
                     old = {"pid": pid, "host": h, "since": since, "why": f"no heartbeat for {age / 60:.0f} minutes"}
-                elif h == host and not _pid_alive(pid):
+                elif h == host and not pid_alive(pid):
                     old = {"pid": pid, "host": h, "since": since, "why": f"process {pid} is no longer running"}
                 else:
                     raise InputError(Problem(
@@ -491,7 +497,7 @@ def status(db: str | Path) -> dict:
     holder = None
     if lease:
         pid, host, since, beat, cmd = lease
-        alive = now - beat <= LEASE_STALE_S and (host != socket.gethostname() or _pid_alive(pid))
+        alive = now - beat <= LEASE_STALE_S and (host != socket.gethostname() or pid_alive(pid))
         holder = {"pid": pid, "host": host, "since": since, "heartbeat_age": now - beat, "command": cmd, "alive": alive}
     running = holder is not None and holder["alive"]
     end = now if running else (last or now)
