@@ -355,7 +355,8 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
         c = store.counts()
         if plan.to_run == 0:
             _finish(out, store, spec, plan, t_call)
-            tail = f" ({c['failed']} failed; --retry-failed runs them again)" if c["failed"] and not retry_failed else ""
+            tail = (f" ({c['failed']} failed; a failed combination is retried once in all, and --retry-failed allows that retry)"
+                    if c["failed"] else "")
             echo(f"nothing to run: {_counts_line(out, spec)}{tail}; database {db}")
             return out
         where = f"the dask scheduler {scheduler}" if scheduler else f"{workers} {backend} worker{'s' if workers > 1 else ''}"
@@ -416,8 +417,8 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
             what = "SIGTERM" if out.stopped == "signal" else "Ctrl-C"
             echo(f"stopped on request ({what}) after the combinations in flight; run the same command again to resume ({out.pending} left)")
         if out.failed:
-            echo(f"{out.failed} failed: their errors are in the database (load_results, or 'aibt sweep report {db}'); the next call "
-                 "retries each once (--no-retry-failed leaves them)")
+            echo(f"{out.failed} failed: their errors are in the database (load_results, or 'aibt sweep report {db}'); a failed "
+                 "combination is retried once in all, at the next call (--no-retry-failed leaves them)")
         echo(f"results: {db}; report: aibt sweep report {db}")
         return out
     finally:
