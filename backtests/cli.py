@@ -410,7 +410,7 @@ def sweep():
               help="Stop starting new combinations after H hours; in-flight ones finish; the same command resumes.")
 @click.option("--engine", type=click.Choice(["backtrader"]), default="backtrader", show_default=True, help="Simulation engine.")
 @click.option("--retry-failed/--no-retry-failed", default=True, show_default=True,
-              help="Retry combinations that failed in an earlier call (once in all: a combination runs at most twice)."
+              help="Retry combinations that failed in an earlier call (once in all: a combination runs at most twice).")
 def sweep_run(spec, db, workers, backend, scheduler, max_hours, engine, retry_failed):
     """Run or resume the sweep SPEC into the database --db."""
     from backtests.sweeps.driver import run_sweep
