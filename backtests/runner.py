@@ -292,10 +292,9 @@ def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFra
         bounds = [d for d, _ in segs[1:]] + [exit_s]
         basket_growth = 1.0
         for (start, w), end in zip(segs, bounds):
-            b = [t for t, x in w.items() if x * e.side < 0]
+            b = e.hedge_legs(w)
             basket_growth *= 1 + float(np.mean([px(p, end) / px(p, start, True) - 1 for p in b])) if b else np.nan
-        held = [t for t, w in e.weights.items() if w * e.side > 0]
-        basket = [t for t, w in e.weights.items() if w * e.side < 0]
+        held, basket = e.held_legs(e.weights), e.hedge_legs(e.weights)
         basket_r = basket_growth - 1
         pnl_net = pnl_gross - comm - borrow
         rows.append([e.episode, "+".join(e.event_ids) if e.event_ids else "", e.side, entry.date().isoformat(), exit_s.date().isoformat(),

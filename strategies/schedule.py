@@ -56,6 +56,14 @@ class Episode:
         """Ids of the episode's events public at the fill of ``session``."""
         return [eid for when, eid in self.joined if when <= session]
 
+    def hedge_legs(self, weights: dict[str, float]) -> list[str]:
+        """Tickers of ``weights`` on the side opposite the episode's (the hedge basket), in their order."""
+        return [t for t, x in weights.items() if x * self.side < 0]
+
+    def held_legs(self, weights: dict[str, float]) -> list[str]:
+        """Tickers of ``weights`` on the episode's own side."""
+        return [t for t, x in weights.items() if x * self.side > 0]
+
     def segments(self) -> list[tuple[pd.Timestamp, dict[str, float]]]:
         """``(from_session, weights)`` in force from the entry and after each rebalance."""
         return [(self.entry, self.weights)] + [(when, w) for when, w, _ in self.rebalances]

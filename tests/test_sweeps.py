@@ -294,14 +294,9 @@ def test_combination_whose_data_is_missing_fails_at_run_time_and_the_sweep_goes_
 
 
 def _count_done(db) -> int:
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return con.execute("SELECT COUNT(*) FROM combinations WHERE status = 'done'").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
+    from backtests.sweeps.store import count_done
+
+    return count_done(db)
 
 
 def test_kill_and_resume_equals_an_uninterrupted_run_and_a_second_sweep_refuses(baseline, tmp_path, capsys):

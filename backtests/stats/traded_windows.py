@@ -73,5 +73,5 @@ def held_baskets(episodes) -> dict[str, list[str]]:
         segs = e.segments()
         for when, eid in e.joined:
             w = [w for start, w in segs if start <= when][-1]
-            out[eid] = [t for t, x in w.items() if x * e.side < 0]
+            out[eid] = e.hedge_legs(w)
     return out

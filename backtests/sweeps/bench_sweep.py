@@ -81,16 +81,9 @@ class Sampler(threading.Thread):
         self.parent_at: dict[str, int] = {}
 
     def _done(self) -> int:
-        import sqlite3
+        from backtests.sweeps.store import count_done
 
-        try:
-            con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1)
-            try:
-                return con.execute("SELECT COUNT(*) FROM combinations WHERE status = 'done'").fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return 0
+        return count_done(self.db)
 
     def run(self):
         me = os.getpid()

@@ -477,6 +477,18 @@ def load_spec_text(db: str | Path) -> str | None:
     return None if r is None else r[0]
 
 
+def count_done(db: str | Path) -> int:
+    """Finished combinations, read without waiting on a running sweep (0 while the database cannot be read yet)."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return con.execute("SELECT COUNT(*) FROM combinations WHERE status = 'done'").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
 def status(db: str | Path) -> dict:
     """Counts of the current combinations, the latest call's rate and ETA, and the lease holder."""
     con = _reader(db)
