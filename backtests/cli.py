@@ -56,7 +56,10 @@ def _config_named(config_path):
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run directory (default reports/<name>-<UTC time>): a new path, an empty directory or a previous run directory, "
                    "which is replaced; a folder holding anything else is refused (exit 2).")
-def run_cmd(config_path, out):
+@click.option("--engine", type=click.Choice(["backtrader", "fast"]), default="backtrader", show_default=True,
+              help="backtrader: the reference simulation; fast: the compiled array engine (same fills and summary.json, "
+                   "checked against Backtrader in the tests).")
+def run_cmd(config_path, out, engine):
     """Run a backtest and write its run directory."""
     import datetime as dt
 
@@ -68,7 +71,7 @@ def run_cmd(config_path, out):
     check_out_dir(out or default_run_dir("run"))  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
     cfg = load_config(config_path)
     with _config_named(config_path):
-        result = run(cfg)
+        result = run(cfg, engine=engine)
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     writers = []
@@ -88,7 +91,7 @@ def run_cmd(config_path, out):
         post.append(lambda d: build_tearsheet(d))  # reads the files written before it
     path = write_run(result, out or default_run_dir(cfg["name"]), started, extra_writers=writers, post_writers=post)
     s = result.summary
-    click.echo(f"{cfg['name']}: {cfg['strategy']['kind']}, {position_label(cfg)}, {s['start']}..{s['end']}")
+    click.echo(f"{cfg['name']}: {cfg['strategy']['kind']}, {position_label(cfg)}, {s['start']}..{s['end']}" + (" (fast engine)" if engine == "fast" else ""))
     rows = [
         ("total return", s["total_return"], "%"), ("CAGR", s["cagr"], "%"), ("ann. volatility", s["ann_vol"], "%"),
         ("Sharpe", s["sharpe"], ""), ("max drawdown", s["max_drawdown"], "%"),
@@ -408,7 +411,9 @@ def sweep():
 @click.option("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address (with --backend dask); default: a LocalCluster.")
 @click.option("--max-hours", type=click.FloatRange(min=0, min_open=True), default=None, metavar="H",
               help="Stop starting new combinations after H hours; in-flight ones finish; the same command resumes.")
-@click.option("--engine", type=click.Choice(["backtrader"]), default="backtrader", show_default=True, help="Simulation engine.")
+@click.option("--engine", type=click.Choice(["backtrader", "fast"]), default="backtrader", show_default=True,
+              help="backtrader: each combination a full run; fast: grid and random searches run in batches on the compiled engine "
+                   "(every combination's metrics; the best --verify-top re-run on Backtrader).")
 @click.option("--retry-failed/--no-retry-failed", default=True, show_default=True,
               help="Retry combinations that failed in an earlier call (once in all: a combination runs at most twice).")
 def sweep_run(spec, db, workers, backend, scheduler, max_hours, engine, retry_failed):

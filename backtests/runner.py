@@ -49,6 +49,7 @@ class RunResult:
     counts: dict = field(default_factory=dict)  # backtests.stats.counts.event_counts
     per_event: pd.DataFrame | None = None  # backtests.stats.traded_windows: entry fill to exit fill, overnight gap apart
     placebo: object | None = None  # backtests.stats.placebo.PlaceboResult (None for benchmarks and runs without trades)
+    engine: str = "backtrader"  # the execution engine (ENGINES)
 
 
 def _config(config) -> dict:
@@ -62,9 +63,18 @@ def basket_returns(returns: pd.DataFrame, peers: list[str]) -> pd.Series:
     return returns[peers].mean(axis=1)
 
 
-def run(config=None, *, feed: str = "array") -> RunResult:
-    """Run a config (path, dict or None for the bundled default) and return the frames."""
+#: execution engines: Backtrader (the reference) and the compiled array engine (:mod:`backtests.engines.fast_engine`)
+ENGINES = ("backtrader", "fast")
+
+
+def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunResult:
+    """Run a config (path, dict or None for the bundled default) and return the frames.
+
+    ``engine``: ``backtrader`` (the reference) or ``fast``; both execute the same planned episodes and give
+    the same summary to the tolerance of :mod:`backtests.engines.fast_engine`."""
     t0 = time.perf_counter()
+    if engine not in ENGINES:
+        raise InputError(Problem(f"unknown engine {engine!r}", field="--engine", expected="one of " + ", ".join(ENGINES)))
     cfg = _config(config)
     u, pf, costs, ev_cfg = cfg["universe"], cfg["portfolio"], cfg["costs"], cfg["events"]
     kind, params = cfg["strategy"]["kind"], cfg["strategy"]["params"]
@@ -118,12 +128,18 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     missing = [t for t in traded_tickers if t not in tr]
     if missing:
         raise InputError(Problem(f"no prices loaded for {', '.join(missing)}", field="strategy.params.asset"))
-    targets = target_weights(episodes, sessions, traded_tickers, pf["cash_buffer"])
     t_plan = time.perf_counter()
 
     frames = {t: tr[t].loc[sessions] for t in traded_tickers}
-    sim = simulate(cls, targets, frames, cash=pf["cash"], commission_bps=costs["commission_bps"], slippage_bps=costs["slippage_bps"],
-                   borrow_bps=costs["borrow_bps"], fill=pf["fill"], fractional=pf["fractional"], feed=feed)
+    if engine == "fast":
+        from backtests.engines.fast_engine import simulate_fast
+
+        sim = simulate_fast(episodes, frames, sessions, cash=pf["cash"], commission_bps=costs["commission_bps"], slippage_bps=costs["slippage_bps"],
+                            borrow_bps=costs["borrow_bps"], fill=pf["fill"], fractional=pf["fractional"], cash_buffer=pf["cash_buffer"])
+    else:
+        targets = target_weights(episodes, sessions, traded_tickers, pf["cash_buffer"])
+        sim = simulate(cls, targets, frames, cash=pf["cash"], commission_bps=costs["commission_bps"], slippage_bps=costs["slippage_bps"],
+                       borrow_bps=costs["borrow_bps"], fill=pf["fill"], fractional=pf["fractional"], feed=feed)
     t_sim = time.perf_counter()
 
     returns = pd.DataFrame(
@@ -137,7 +153,8 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     returns.iloc[0, 1:] = 0.0  # the first session has no previous close inside the run
     returns.index.name = "date"
     trades = trades_table(episodes, sim, tr, sessions, pf["fill"], u["target"], peers)
-    check_trades_agree(trades, sim.fills, sim.trade_analysis)
+    if engine == "backtrader":
+        check_trades_agree(trades, sim.fills, sim.trade_analysis)
     events_out = events_table(everything, why, selected, member_of, notes, plans, episodes)
     exposure = sim.exposure.reindex(sessions).fillna({"exposure": 0.0, "net": 0.0, "episode": 0, "net_held": 0.0})
     exposure["episode"] = exposure["episode"].astype(int)
@@ -157,7 +174,8 @@ def run(config=None, *, feed: str = "array") -> RunResult:
     prints.update(fund_prints)
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
-    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_daily, counts, per_event, placebo)
+    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_daily, counts, per_event,
+                     placebo, engine)
 
 
 def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessions, actual_total, returns):

@@ -31,7 +31,7 @@ import math
 import pandas as pd
 
 from strategies.btcompat import bt
-from strategies.schedule import Episode
+from strategies.schedule import Episode, cash_shortfall
 
 
 class ScheduleStrategy(bt.Strategy):
@@ -98,7 +98,10 @@ class ScheduleStrategy(bt.Strategy):
 
     def notify_order(self, order):
         if order.status != order.Completed:
-            if order.status in (order.Margin, order.Rejected, order.Canceled):
+            if order.status == order.Margin:
+                when = self._session() if self.p.fill == "open" else self._session(1)
+                raise cash_shortfall(when, order.data._name, self.p.fill)
+            if order.status in (order.Rejected, order.Canceled):
                 raise RuntimeError(f"order {order.ref} on {order.data._name} ended {order.getstatusname()}")
             return
         ex = order.executed

@@ -190,6 +190,15 @@ def build_episodes(plans: pd.DataFrame, overlap: str = "extend") -> tuple[list[E
     return episodes, notes
 
 
+def cash_shortfall(session: pd.Timestamp, ticker: str, fill: str) -> InputError:
+    """The error of a run whose broker could not pay for an order (Backtrader's ``Margin``; the fast engine
+    checks the same): a long fill after an overnight gap, plus slippage and commission, cost more than the cash."""
+    return InputError(Problem(
+        f"the cash could not pay for the {ticker} order at the {fill} of {pd.Timestamp(session).date()} (the broker refuses an order "
+        "that would leave the cash below zero: the long legs, sized at the previous close, cost more after the gap, slippage and commission)",
+        field="portfolio.cash_buffer", expected="a larger cash_buffer, or a smaller gross or long_share, so long fills fit in the cash"))
+
+
 def target_weights(episodes: list[Episode], sessions: pd.DatetimeIndex, tickers: list[str], cash_buffer: float = 0.0) -> pd.DataFrame:
     """Sessions x tickers weights in force after each session's fill, plus an
     ``episode`` column (0 when flat). An episode is in force on sessions

@@ -82,12 +82,14 @@ class Holding:
     * ``continues``: this holding is a rebalance of the previous one (same
       position, new weights from ``entry``, which must equal the previous
       ``exit``); only changed legs trade.
+    * ``episode``: the episode number of the run it comes from (0 otherwise).
     """
 
     entry: int
     exit: int | None
     weights: Mapping[str, float] = field(default_factory=dict)
     continues: bool = False
+    episode: int = 0  # the run's episode number (trades and fills are attributed to it); 0 when not from a run
 
 
 @dataclass(frozen=True)
@@ -378,6 +380,6 @@ def holdings_from_episodes(episodes, sessions: pd.DatetimeIndex, fill: str = "op
         for (when, wts), start, end in zip(segs, starts, bounds):
             if end is not None and end <= start:
                 continue
-            out.append(Holding(start, end, dict(wts), continues=not first))
+            out.append(Holding(start, end, dict(wts), continues=not first, episode=int(getattr(ep, "episode", 0))))
             first = False
     return out

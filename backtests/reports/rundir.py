@@ -81,6 +81,7 @@ def manifest(result, started: dt.datetime, finished: dt.datetime) -> dict:
         "packages": pk,
         "data_sha256": dict(sorted(result.fingerprints.items())),
         "config_hash": config_hash(result.config),
+        "engine": getattr(result, "engine", "backtrader"),
         "started_utc": started.isoformat(timespec="seconds"),
         "finished_utc": finished.isoformat(timespec="seconds"),
         "warnings": result.warnings,
