@@ -416,12 +416,14 @@ def sweep():
                    "(every combination's metrics; the best --verify-top re-run on Backtrader).")
 @click.option("--retry-failed/--no-retry-failed", default=True, show_default=True,
               help="Retry combinations that failed in an earlier call (once in all: a combination runs at most twice).")
-def sweep_run(spec, db, workers, backend, scheduler, max_hours, engine, retry_failed):
+@click.option("--verify-top", type=click.IntRange(min=0), default=20, show_default=True, metavar="K",
+              help="With --engine fast: re-run the best K combinations on Backtrader (with their placebo) and store whether they agree.")
+def sweep_run(spec, db, workers, backend, scheduler, max_hours, engine, retry_failed, verify_top):
     """Run or resume the sweep SPEC into the database --db."""
     from backtests.sweeps.driver import run_sweep
 
     run_sweep(spec, db, workers=workers, backend=backend, scheduler=scheduler, max_hours=max_hours, engine=engine,
-              retry_failed=retry_failed, echo=click.echo, command=" ".join(["aibt", *sys.argv[1:]]) if sys.argv else "aibt sweep")
+              retry_failed=retry_failed, verify_top=verify_top, echo=click.echo, command=" ".join(["aibt", *sys.argv[1:]]) if sys.argv else "aibt sweep")
 
 
 @sweep.command("status")

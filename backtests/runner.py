@@ -58,6 +58,30 @@ def _config(config) -> dict:
     return resolve(config, "<config dict>")
 
 
+_TR_MEMO: dict = {}
+
+
+def _total_return(p) -> pd.DataFrame:
+    """``p.total_return_ohlc()``, memoised per process by the file's sha256 (a sweep plans thousands of runs on
+    the same prices); callers slice it and never change it in place."""
+    key = (p.ticker, p.sha256)
+    if key not in _TR_MEMO:
+        _TR_MEMO[key] = p.total_return_ohlc()
+    return _TR_MEMO[key]
+
+
+def signals_by_session(sig: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.DataFrame:
+    """The target's run signals as known at each session, and ``release`` (1 on the reaction session of the
+    target's own releases, not of later updates): signals.csv of a run directory."""
+    from signals.history import to_sessions
+
+    out = pd.DataFrame({c: to_sessions(sig, c, sessions) for c in RUN_SIGNALS})
+    releases = sig.loc[sig["kind"] == "release", "available"].dropna() if "kind" in sig else sig["available"].dropna()
+    out["release"] = sessions.isin(pd.DatetimeIndex(releases)).astype(int)
+    out.index.name = "date"
+    return out
+
+
 def basket_returns(returns: pd.DataFrame, peers: list[str]) -> pd.Series:
     """Equal-weight peer basket, rebalanced daily (daily simple returns)."""
     return returns[peers].mean(axis=1)
@@ -67,16 +91,43 @@ def basket_returns(returns: pd.DataFrame, peers: list[str]) -> pd.Series:
 ENGINES = ("backtrader", "fast")
 
 
-def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunResult:
-    """Run a config (path, dict or None for the bundled default) and return the frames.
+@dataclass
+class Planned:
+    """A run up to its planned episodes: the loaded inputs and the schedule both engines execute
+    (:func:`plan_run`). A sweep on the fast engine plans once per distinct plan and executes it under
+    many cost settings."""
 
-    ``engine``: ``backtrader`` (the reference) or ``fast``; both execute the same planned episodes and give
-    the same summary to the tolerance of :mod:`backtests.engines.fast_engine`."""
+    cfg: dict
+    cls: type
+    peers: list
+    tickers: list
+    prices: object  # backtests.market.prices.PriceSet
+    tr: dict  # ticker -> total-return OHLC
+    all_sessions: pd.DatetimeIndex
+    sessions: pd.DatetimeIndex
+    daily: pd.DataFrame  # daily total returns of every loaded ticker
+    cal: object
+    everything: pd.DataFrame
+    why: pd.Series
+    selected: pd.Series
+    member_of: dict
+    resolved: pd.DataFrame  # the event units after the cluster rule
+    signals: pd.DataFrame
+    fund_prints: dict
+    ctx: StrategyContext
+    episodes: list
+    notes: dict
+    plans: pd.DataFrame | None
+    traded_tickers: list
+    frames: dict  # traded ticker -> total-return OHLC on the run's sessions
+    t_load: float
+    t_plan: float
+
+
+def plan_run(cfg: dict) -> Planned:
+    """Load a resolved config's inputs and plan its episodes (no execution)."""
     t0 = time.perf_counter()
-    if engine not in ENGINES:
-        raise InputError(Problem(f"unknown engine {engine!r}", field="--engine", expected="one of " + ", ".join(ENGINES)))
-    cfg = _config(config)
-    u, pf, costs, ev_cfg = cfg["universe"], cfg["portfolio"], cfg["costs"], cfg["events"]
+    u, pf, ev_cfg = cfg["universe"], cfg["portfolio"], cfg["events"]
     kind, params = cfg["strategy"]["kind"], cfg["strategy"]["params"]
     cls = STRATEGIES[kind]
     peers = [p for p in u["peers"] if p != u["target"]]
@@ -85,7 +136,7 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
         extra = [params["asset"].upper()]
     tickers = list(dict.fromkeys([u["target"], *peers, u["benchmark"], u["market"], *extra]))
     prices = load_prices(tickers)
-    tr = {t: prices[t].total_return_ohlc() for t in tickers}
+    tr = {t: _total_return(prices[t]) for t in tickers}
     all_sessions = tr[u["target"]].index
     for t in tickers:
         if not tr[t].index.equals(all_sessions):
@@ -97,7 +148,7 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
         raise InputError(Problem(f"only {len(sessions)} sessions between {start.date()} and {end.date()}", field="dates", expected="a range of at least 30 sessions inside the price data"))
     closes = pd.DataFrame({t: tr[t]["close"] for t in tickers})
     daily = closes.pct_change()
-    t_load = time.perf_counter()
+    t_load = time.perf_counter() - t0
 
     cal, everything, sel, why = select_events(ev_cfg, all_sessions, sessions)
     aligned = align(sel, sessions, notice_sessions=ev_cfg["notice_sessions"])
@@ -115,29 +166,42 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
         if why[i] == "" and eid not in member_of:
             why[i] = f"removed by cluster policy '{ev_cfg['clusters']}'"
 
-    from signals.history import to_sessions
-
     sig, fund_prints = target_signals(u["target"])
-    signals_daily = pd.DataFrame({c: to_sessions(sig, c, sessions) for c in RUN_SIGNALS})
-    releases = sig.loc[sig["kind"] == "release", "available"].dropna() if "kind" in sig else sig["available"].dropna()
-    signals_daily["release"] = sessions.isin(pd.DatetimeIndex(releases)).astype(int)  # the target's release reaction sessions (not later updates)
-    signals_daily.index.name = "date"
     ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers), portfolio=pf, signals=sig)
     episodes, notes, plans = cls.plan(ctx, params)
     traded_tickers = list(dict.fromkeys([u["target"], *peers, *[t for e in episodes for t in e.weights]]))
     missing = [t for t in traded_tickers if t not in tr]
     if missing:
         raise InputError(Problem(f"no prices loaded for {', '.join(missing)}", field="strategy.params.asset"))
-    t_plan = time.perf_counter()
 
     frames = {t: tr[t].loc[sessions] for t in traded_tickers}
+    return Planned(cfg, cls, peers, tickers, prices, tr, all_sessions, sessions, daily, cal, everything, why, selected, member_of, resolved, sig,
+                   fund_prints, ctx, episodes, notes, plans, traded_tickers, frames, t_load, time.perf_counter() - t0 - t_load)
+
+
+def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunResult:
+    """Run a config (path, dict or None for the bundled default) and return the frames.
+
+    ``engine``: ``backtrader`` (the reference) or ``fast``; both execute the same planned episodes and give
+    the same summary to the tolerance of :mod:`backtests.engines.fast_engine`."""
+    t0 = time.perf_counter()
+    if engine not in ENGINES:
+        raise InputError(Problem(f"unknown engine {engine!r}", field="--engine", expected="one of " + ", ".join(ENGINES)))
+    cfg = _config(config)
+    pl = plan_run(cfg)
+    u, pf, costs = cfg["universe"], cfg["portfolio"], cfg["costs"]
+    kind, cls, peers, tickers, prices, tr = cfg["strategy"]["kind"], pl.cls, pl.peers, pl.tickers, pl.prices, pl.tr
+    sessions, all_sessions, daily, episodes, plans, frames = pl.sessions, pl.all_sessions, pl.daily, pl.episodes, pl.plans, pl.frames
+    everything, why, ctx = pl.everything, pl.why, pl.ctx
+    t_load = t0 + pl.t_load
+    t_plan = t_load + pl.t_plan
     if engine == "fast":
         from backtests.engines.fast_engine import simulate_fast
 
         sim = simulate_fast(episodes, frames, sessions, cash=pf["cash"], commission_bps=costs["commission_bps"], slippage_bps=costs["slippage_bps"],
                             borrow_bps=costs["borrow_bps"], fill=pf["fill"], fractional=pf["fractional"], cash_buffer=pf["cash_buffer"])
     else:
-        targets = target_weights(episodes, sessions, traded_tickers, pf["cash_buffer"])
+        targets = target_weights(episodes, sessions, pl.traded_tickers, pf["cash_buffer"])
         sim = simulate(cls, targets, frames, cash=pf["cash"], commission_bps=costs["commission_bps"], slippage_bps=costs["slippage_bps"],
                        borrow_bps=costs["borrow_bps"], fill=pf["fill"], fractional=pf["fractional"], feed=feed)
     t_sim = time.perf_counter()
@@ -155,12 +219,12 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
     trades = trades_table(episodes, sim, tr, sessions, pf["fill"], u["target"], peers)
     if engine == "backtrader":
         check_trades_agree(trades, sim.fills, sim.trade_analysis)
-    events_out = events_table(everything, why, selected, member_of, notes, plans, episodes)
+    events_out = events_table(everything, why, pl.selected, pl.member_of, pl.notes, plans, episodes)
     exposure = sim.exposure.reindex(sessions).fillna({"exposure": 0.0, "net": 0.0, "episode": 0, "net_held": 0.0})
     exposure["episode"] = exposure["episode"].astype(int)
     exposure.index.name = "date"
     traded_ids = {eid for e in episodes for eid in e.event_ids}
-    counts = event_counts(events_out, resolved, plans, traded_ids, trades)
+    counts = event_counts(events_out, pl.resolved, plans, traded_ids, trades)
     per_event = traded_window_returns(plans, tr, sessions, pf["fill"], u["target"], peers, traded_ids, held_baskets(episodes))
     summary = summary_metrics(returns, trades, exposure, counts)
     summary.update({f"n_events_{k}": float(counts[k]) for k in ("calendar", "selected", "tradable", "traded")})
@@ -170,11 +234,11 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
         placebo = placebo_for_run(cfg, episodes, plans, everything, frames, sessions, all_sessions, summary["total_return"], ctx.returns)
         summary.update({k: float(v) for k, v in placebo.summary().items()})
     prints = {f"prices/{t}.csv": prices[t].sha256 for t in tickers}
-    prints.update({f"events/{Path(k).name}": v for k, v in cal.fingerprints.items()})
-    prints.update(fund_prints)
+    prints.update({f"events/{Path(k).name}": v for k, v in pl.cal.fingerprints.items()})
+    prints.update(pl.fund_prints)
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
-    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_daily, counts, per_event,
+    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_by_session(pl.signals, sessions), counts, per_event,
                      placebo, engine)
 
 

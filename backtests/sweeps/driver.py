@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backtests.sweeps.batch import VERIFY_TOP
 from backtests.sweeps.execute import ENGINES, data_fingerprints
 from backtests.sweeps.spec import SweepSpec, load_spec
 from backtests.sweeps.store import SweepStore, canonical_json, combination_key, optuna_storage_path
@@ -89,6 +90,18 @@ class Progress:
         if self.bar is not None:
             self.bar.set_postfix_str(self._counts(), refresh=False)
             self.bar.update(1)
+        self.tick()
+
+    def advance(self, ok: int, failed: int, was_failed: int = 0) -> None:
+        """Many combinations finished at once (a fast-engine plan group): ``ok`` done, ``failed`` failed, of which
+        ``was_failed`` had failed before."""
+        n = ok + failed
+        self.ran += n
+        self.done += ok
+        self.failed += failed - was_failed
+        if self.bar is not None:
+            self.bar.set_postfix_str(self._counts(), refresh=False)
+            self.bar.update(n)
         self.tick()
 
     def _print(self) -> None:
@@ -301,7 +314,8 @@ def check_db_path(db: Path) -> None:
 
 
 def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", scheduler: str | None = None, max_hours: float | None = None,
-              engine: str = "backtrader", retry_failed: bool = True, echo=print, stream=None, command: str = "") -> Outcome:
+              engine: str = "backtrader", retry_failed: bool = True, echo=print, stream=None, command: str = "",
+              verify_top: int | None = None) -> Outcome:
     """Run (or resume) a sweep; see the module docstring. ``echo`` receives the messages meant for stdout."""
     t_call = time.monotonic()
     deadline = t_call + max_hours * 3600 if max_hours else None
@@ -314,6 +328,13 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
         raise InputError(Problem("--scheduler needs --backend dask", field="--scheduler"))
     if workers < 1:
         raise InputError(Problem(f"expected at least 1 worker, got {workers}", field="--workers"))
+    batched = engine == "fast" and spec.search != "optuna"
+    if batched and backend == "dask":
+        raise InputError(Problem("a grid or random sweep on the fast engine runs in this process, on --workers threads (a million "
+                                 "combinations take minutes on 2 cores), so it does not use a Dask cluster", field="--backend",
+                                 expected="--backend local with --engine fast, or --engine backtrader on Dask"))
+    if verify_top is not None and verify_top < 0:
+        raise InputError(Problem(f"expected 0 or more, got {verify_top}", field="--verify-top"))
     if backend == "dask":
         from backtests.sweeps.backends import import_distributed
 
@@ -347,6 +368,9 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
             old_handler = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
 
         beat = store.heartbeat
+        if batched:
+            return _run_batched(out, spec, store, db, workers, retry_failed, stop, deadline, echo, stream, t_call,
+                                VERIFY_TOP if verify_top is None else verify_top)
         plan = OptunaPlan(spec, store, engine, retry_failed, beat) if spec.search == "optuna" else GridPlan(spec, store, engine, retry_failed, beat)
         try:  # the resolved base config, so the report's SPA benchmark is the base itself, not a file read again later
             store.set_meta(call_total=plan.total, base_config=canonical_json(spec.config_for({})))
@@ -426,6 +450,44 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
             signal.signal(s_, h)
         store.release()
         store.close()
+
+
+def _run_batched(out: Outcome, spec: SweepSpec, store: SweepStore, db: Path, workers: int, retry_failed: bool, stop: dict, deadline,
+                 echo, stream, t_call: float, verify_top: int) -> Outcome:
+    """A grid or random sweep on the fast engine (:mod:`backtests.sweeps.batch`)."""
+    from backtests.sweeps.batch import run_batched
+
+    try:
+        store.set_meta(base_config=canonical_json(spec.config_for({})))
+    except InputError:
+        store.set_meta(base_config="")
+
+    def progress(to_run, total, done, failed):
+        echo(f"sweep {spec.name} ({spec.search}, fast engine): {total} combinations; running {to_run} on {workers} thread"
+             f"{'s' if workers > 1 else ''} -> {db}")
+        return Progress(to_run, total, done, failed, stream=stream)
+
+    res = run_batched(spec, store, workers=workers, retry_failed=retry_failed, stop=stop, deadline=deadline, verify_top=verify_top,
+                      progress_factory=progress, echo=echo, beat=store.heartbeat)
+    store.set_meta(call_total=res["plan"].total)
+    out.ran, out.stopped = res["ran"], res["stopped"]
+    c = store.counts()
+    out.total, out.done, out.failed, out.pending = c["total"], c["done"], c["failed"], c["pending"] + c["running"]
+    out.elapsed = time.monotonic() - t_call
+    tm = res["timings"]
+    echo(f"{spec.name}: {_counts_line(out, spec)}; this call ran {out.ran} in {fmt_duration(out.elapsed)} "
+         f"({res['groups']} plans; execution {tm['execute_s']:.1f} s, {out.ran / tm['execute_s'] if tm['execute_s'] > 0 else 0:,.0f} combinations/s)")
+    v = res["verified"]
+    if v:
+        n = sum(v.values())
+        echo(f"top {n} by {spec.metric} re-run on Backtrader (with their placebo): {v['agree']} agree, {v['disagree']} disagree, {v['failed']} failed"
+             + ("" if not v["disagree"] else " -- see 'aibt sweep report'"))
+    if out.stopped in ("signal", "interrupt", "budget"):
+        echo(f"stopped ({out.stopped}) between plans: what finished is stored; run the same command again to resume ({out.pending} left)")
+    if out.failed:
+        echo(f"{out.failed} failed: their errors are in the database (load_results, or 'aibt sweep report {db}')")
+    echo(f"results: {db}; report: aibt sweep report {db}")
+    return out
 
 
 def _finish(out: Outcome, store: SweepStore, spec: SweepSpec, plan, t_call: float) -> None:

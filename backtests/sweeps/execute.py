@@ -35,8 +35,9 @@ from events.errors import InputError, Problem
 from events.loader import BUNDLED_EARNINGS, BUNDLED_EVENTS, bundled_path as events_path
 from events.tabular import sha256_file
 
-#: engines a sweep can run on (the reference Backtrader run, through its array feed)
-ENGINES = ("backtrader",)
+#: engines a sweep can run on: the reference Backtrader run (through its array feed) and the fast engine (an optuna
+#: search runs it one combination at a time here; grid and random searches batch it, :mod:`backtests.sweeps.batch`)
+ENGINES = ("backtrader", "fast")
 #: environment a local worker takes from the sweep process (a forkserver's workers would otherwise keep the
 #: environment the server started with)
 ENV_KEYS = ("AIBT_CACHE_DIR", "AIBT_SWEEP_DELAY")
@@ -129,7 +130,7 @@ def run_combination(config: dict, engine: str = "backtrader", expect: dict | Non
             raise InputError(Problem(f"unknown engine {engine!r}", field="--engine", expected="one of " + ", ".join(ENGINES)))
         from backtests.runner import run
 
-        res = run(config)
+        res = run(config, engine=engine)
         if expect is not None:
             why = _check_data(res.fingerprints, expect)
             if why:

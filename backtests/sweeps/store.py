@@ -25,6 +25,16 @@ The file (WAL journal, so readers never block the writer and a killed writer lea
     little-endian float64 bytes, ``numpy.ndarray.tobytes``; never a pickle) and ``returns_index`` (the
     ``session_index`` row they are on).
 
+``plan_groups(sha256, config, data)``
+    a sweep on the fast engine (:mod:`backtests.sweeps.batch`) plans once per distinct plan (the combination's
+    parameters other than costs and sizing): the plan's resolved config (with the swept cost fields as in its
+    first combination) and data fingerprints are stored once here, and each of its combinations stores
+    ``config = ''`` and ``data = {"plan_group": sha256}`` (its full config is the spec's base with its params).
+``verifications(key, engine, status, problems, summary, duration, finished)``
+    the best combinations of a fast sweep re-run on Backtrader: ``agree`` / ``disagree`` (``problems``, a JSON
+    list, says where, see :mod:`backtests.engines.parity`) / ``failed``, and the reference run's summary.json
+    (JSON, its placebo included).
+
 Every result is committed in its own short transaction, so killing the writer at any moment loses at most
 the combinations in flight (left ``running``; the next call sets them back to ``pending``).
 
@@ -85,11 +95,22 @@ CREATE TABLE IF NOT EXISTS combinations (
     returns BLOB, returns_index INTEGER REFERENCES session_index(id)
 );
 CREATE INDEX IF NOT EXISTS combinations_todo ON combinations (current, status, ordinal);
+CREATE TABLE IF NOT EXISTS plan_groups (sha256 TEXT PRIMARY KEY, config TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS verifications (
+    key TEXT NOT NULL, engine TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('agree', 'disagree', 'failed')),
+    problems TEXT NOT NULL, summary TEXT, duration REAL, finished REAL NOT NULL, PRIMARY KEY (key, engine)
+);
 """
 
 
 def canonical_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _json_text(obj) -> str:
+    """``obj`` as canonical JSON; a ``str`` is taken to be canonical JSON already (a caller that serialises many rows
+    faster, as :mod:`backtests.sweeps.batch` does)."""
+    return obj if isinstance(obj, str) else canonical_json(obj)
 
 
 def combination_key(config: dict, data: dict, engine: str) -> str:
@@ -246,7 +267,7 @@ class SweepStore:
 
     def plan(self, rows, *, beat=None) -> int:
         """Make ``rows`` -- ``(key, ordinal, params, config, data, engine)``, ``config`` None to mark an existing
-        row only -- the current combinations: new keys are inserted ``pending``, known keys keep their status and
+        row only; ``params``, ``config`` and ``data`` as objects or as their canonical JSON text -- the current combinations: new keys are inserted ``pending``, known keys keep their status and
         results, every other row stops being current. Written in batches; the switch is one transaction.
         Returns the number of distinct current keys."""
         self.con.execute("CREATE TEMP TABLE IF NOT EXISTS plan_keys (key TEXT PRIMARY KEY, ordinal INTEGER, params TEXT)")
@@ -254,29 +275,32 @@ class SweepStore:
         batch = []
 
         def flush():
+            marks, inserts = [], []
+            for key, ordinal, params, config, data, engine in batch:
+                p = _json_text(params) if config is not None else None  # a mark-only row keeps its params
+                if config is not None:
+                    inserts.append((key, ordinal, p, _json_text(config), _json_text(data), engine))
+                marks.append((key, ordinal, p))
             with self._tx():
-                for key, ordinal, params, config, data, engine in batch:
-                    p = canonical_json(params) if config is not None else None  # a mark-only row keeps its params
-                    if config is not None:
-                        self.con.execute("INSERT OR IGNORE INTO combinations (key, ordinal, current, status, params, config, data, engine) "
-                                         "VALUES (?, ?, 0, 'pending', ?, ?, ?, ?)", (key, ordinal, p, canonical_json(config), canonical_json(data), engine))
-                    self.con.execute("INSERT OR IGNORE INTO temp.plan_keys VALUES (?, ?, ?)", (key, ordinal, p))
+                self.con.executemany("INSERT OR IGNORE INTO combinations (key, ordinal, current, status, params, config, data, engine) "
+                                     "VALUES (?, ?, 0, 'pending', ?, ?, ?, ?)", inserts)
+                self.con.executemany("INSERT OR IGNORE INTO temp.plan_keys VALUES (?, ?, ?)", marks)
             batch.clear()
             if beat:
                 beat()
 
         for r in rows:
             batch.append(r)
-            if len(batch) >= 500:
+            if len(batch) >= 5000:
                 flush()
         if batch:
             flush()
         with self._tx():
             self.con.execute("UPDATE combinations SET current = 0 WHERE current = 1 AND key NOT IN (SELECT key FROM temp.plan_keys)")
-            self.con.execute("UPDATE combinations SET current = 1, "
-                             "ordinal = (SELECT p.ordinal FROM temp.plan_keys AS p WHERE p.key = combinations.key), "
-                             "params = COALESCE((SELECT p.params FROM temp.plan_keys AS p WHERE p.key = combinations.key), params) "
-                             "WHERE key IN (SELECT key FROM temp.plan_keys)")
+            self.con.execute("UPDATE combinations SET current = 1, ordinal = p.ordinal, params = COALESCE(p.params, combinations.params) "
+                             "FROM temp.plan_keys AS p WHERE p.key = combinations.key "
+                             "AND (combinations.current = 0 OR combinations.ordinal != p.ordinal "
+                             "OR (p.params IS NOT NULL AND combinations.params != p.params))")
         n = self.con.execute("SELECT COUNT(*) FROM combinations WHERE current = 1").fetchone()[0]
         self.con.execute("DELETE FROM temp.plan_keys")
         return n
@@ -335,6 +359,63 @@ class SweepStore:
         with self._tx():
             for k in keys:
                 self.con.execute("UPDATE combinations SET status = 'pending', started = NULL WHERE key = ? AND status = 'running'", (k,))
+
+    def add_plan_group(self, sha: str, config: dict, data: dict) -> None:
+        with self._tx():
+            self.con.execute("INSERT OR IGNORE INTO plan_groups VALUES (?, ?, ?)", (sha, canonical_json(config), canonical_json(data)))
+
+    def statuses(self, keys) -> dict:
+        """``key -> (status, attempts, has returns)`` of the given keys that have rows."""
+        keys = list(keys)
+        out = {}
+        for i in range(0, len(keys), 900):
+            chunk = keys[i:i + 900]
+            q = f"SELECT key, status, attempts, returns IS NOT NULL FROM combinations WHERE key IN ({','.join('?' * len(chunk))})"
+            for k, st, att, has in self.con.execute(q, chunk):
+                out[k] = (st, att, bool(has))
+        return out
+
+    def record_many(self, rows, index: pd.DatetimeIndex | None) -> None:
+        """Store the results of many combinations in one transaction (the lease checked in it, as :meth:`record`):
+        ``rows`` of ``(key, summary values in SUMMARY_KEYS order (NaN or None for none) or None, daily returns as a
+        float array or None, error or None, duration, worker)``, the returns on the session axis ``index``."""
+        sets = ", ".join(f"{_q('m_' + k)} = ?" for k in SUMMARY_KEYS)
+        nulls = (None,) * len(SUMMARY_KEYS)
+        now = time.time()
+        with self._tx():
+            self._check_lease()
+            index_id = self._index_id(index) if index is not None else None
+            args = [("done" if error is None else "failed", error, duration, worker, now, *(nulls if values is None else values),
+                     None if rets is None else np.ascontiguousarray(rets, dtype="<f8").tobytes(), None if rets is None else index_id, key)
+                    for key, values, rets, error, duration, worker in rows]
+            self.con.executemany(f"UPDATE combinations SET status = ?, attempts = attempts + 1, error = ?, duration = ?, worker = ?, "
+                                 f"finished = ?, {sets}, returns = ?, returns_index = ? WHERE key = ?", args)
+
+    def set_returns(self, items, index: pd.DatetimeIndex) -> None:
+        """Attach daily returns (``key -> float array`` on ``index``) to finished combinations."""
+        with self._tx():
+            self._check_lease()
+            ix = self._index_id(index)
+            self.con.executemany("UPDATE combinations SET returns = ?, returns_index = ? WHERE key = ?",
+                                 [(np.ascontiguousarray(r, dtype="<f8").tobytes(), ix, k) for k, r in items])
+
+    def verified(self, engine: str) -> dict:
+        """``key -> status`` of the combinations already re-run on ``engine``."""
+        return dict(self.con.execute("SELECT key, status FROM verifications WHERE engine = ?", (engine,)).fetchall())
+
+    def record_verification(self, key: str, engine: str, status: str, problems: list, summary: dict | None, duration: float) -> None:
+        with self._tx():
+            self._check_lease()
+            self.con.execute("INSERT OR REPLACE INTO verifications VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (key, engine, status, json.dumps(problems), None if summary is None else json.dumps(summary, allow_nan=True, default=str),
+                              duration, time.time()))
+
+    def _check_lease(self) -> None:
+        holder = self.con.execute("SELECT token FROM lease WHERE id = 1").fetchone()
+        if holder is None or holder[0] != self.token:
+            self.lost = True
+            raise InputError(Problem("this sweep lost its lease on the database (another sweep took it over after a long silence); "
+                                     "its latest results were not written; stopping", path=str(self.path), field="--db", expected="one sweep per database"))
 
     def _index_id(self, index: pd.DatetimeIndex) -> int:
         days = np.ascontiguousarray(index.values.astype("datetime64[D]").astype("<i8")).tobytes()
@@ -487,6 +568,23 @@ def count_done(db: str | Path) -> int:
             con.close()
     except sqlite3.Error:
         return 0
+
+
+def load_verifications(db: str | Path) -> pd.DataFrame:
+    """The best combinations of a fast sweep re-run on another engine: ``key, engine, status, problems`` (list),
+    ``summary`` (dict or None), ``duration``, ``finished`` (an empty frame for a database without any)."""
+    con = _reader(db)
+    try:
+        try:
+            rows = con.execute("SELECT key, engine, status, problems, summary, duration, finished FROM verifications ORDER BY finished").fetchall()
+        except sqlite3.OperationalError:  # a database from before fast sweeps
+            rows = []
+    finally:
+        con.close()
+    out = pd.DataFrame(rows, columns=["key", "engine", "status", "problems", "summary", "duration", "finished"])
+    out["problems"] = out["problems"].map(json.loads)
+    out["summary"] = out["summary"].map(lambda s: None if s is None else json.loads(s))
+    return out
 
 
 def status(db: str | Path) -> dict:
