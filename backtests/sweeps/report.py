@@ -180,21 +180,19 @@ def heatmap_grid(results: pd.DataFrame, x: str, y: str | None, metric: str) -> t
     are sorted (numbers, then text, then null); a cell nothing landed in is NaN with count 0.
     """
     d = done_trials(results, metric)
-    xs = [_hashable(v) for v in d[x]]
-    ys = [_hashable(v) for v in d[y]] if y is not None else ["all"] * len(d)
-    vals = d[metric].to_numpy(float)
-    sums: dict = {}
-    for a, b, v in zip(ys, xs, vals):
-        s = sums.setdefault((a, b), [0.0, 0])
-        s[0] += v
-        s[1] += 1
-    xv = sorted({b for _, b in sums}, key=_sort_key) if sums else []
-    yv = sorted({a for a, _ in sums}, key=_sort_key) if sums else []
+    frame = pd.DataFrame({"y": [_hashable(v) for v in d[y]] if y is not None else ["all"] * len(d),
+                          "x": [_hashable(v) for v in d[x]], "v": d[metric].to_numpy(float)})
+    g = frame.groupby(["y", "x"], dropna=False, sort=False)["v"].agg(["sum", "count"])
+    def none(v):  # groupby keeps a null label as NaN
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+    xv = sorted({none(v) for v in g.index.get_level_values("x")}, key=_sort_key) if len(g) else []
+    yv = sorted({none(v) for v in g.index.get_level_values("y")}, key=_sort_key) if len(g) else []
     mean = pd.DataFrame(np.nan, index=pd.Index(yv, dtype=object, name=y or ""), columns=pd.Index(xv, dtype=object, name=x))
     count = pd.DataFrame(0, index=mean.index.copy(), columns=mean.columns.copy())
-    for (a, b), (s, k) in sums.items():
-        i, j = yv.index(a), xv.index(b)
-        mean.iat[i, j] = s / k
+    for (a, b), (s_, k) in zip(g.index, g[["sum", "count"]].itertuples(index=False, name=None)):
+        i, j = yv.index(none(a)), xv.index(none(b))
+        mean.iat[i, j] = s_ / k
         count.iat[i, j] = k
     return mean, count
 
@@ -202,7 +200,7 @@ def heatmap_grid(results: pd.DataFrame, x: str, y: str | None, metric: str) -> t
 def varying_params(results: pd.DataFrame, params: list[str], metric: str) -> list[str]:
     """The parameters that take more than one value among the ranked combinations."""
     d = done_trials(results, metric)
-    return [p for p in params if len({_hashable(v) for v in d[p]}) > 1]
+    return [p for p in params if len({_hashable(v) for v in pd.unique(d[p].map(_hashable))}) > 1]
 
 
 def param_effects(results: pd.DataFrame, params: list[str], metric: str) -> pd.Series:
@@ -288,7 +286,7 @@ def fixed_params(results: pd.DataFrame, params: list[str]) -> tuple[list[str], d
     """
     vary, fixed = [], {}
     for p in params:
-        vals = {json.dumps(_hashable(v), sort_keys=True, default=str) for v in results[p]}
+        vals = {json.dumps(v, sort_keys=True, default=str) for v in pd.unique(results[p].map(_hashable))}
         if len(vals) > 1:
             vary.append(p)
         elif len(results):
@@ -317,11 +315,16 @@ def base_combination(results: pd.DataFrame, params: list[str], base_values: dict
     if not base_values or any(p not in base_values for p in params):
         return None
     want = {p: _hashable(base_values[p]) for p in params}
-    d = results[results["status"] == "done"]
-    for _, row in d.sort_values("ordinal").iterrows():
-        if all(_same(_hashable(row[p]), want[p]) for p in params):
-            return row
-    return None
+    d = results[results["status"] == "done"].sort_values("ordinal", kind="mergesort")
+    hit = np.ones(len(d), dtype=bool)
+    for p in params:
+        w = want[p]
+        if isinstance(w, (int, float)) and not isinstance(w, bool):
+            col = d[p].map(lambda v: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan).to_numpy(float)
+            hit &= np.isclose(col, float(w), rtol=1e-12, atol=1e-12)
+        else:
+            hit &= np.array([_same(_hashable(v), w) for v in d[p]], dtype=bool)
+    return d.iloc[int(np.argmax(hit))] if hit.any() else None
 
 
 def _same(a, b) -> bool:
@@ -940,6 +943,9 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
     headline = _headline(counts, metric, direction, best, vary, names, dsr, pbo, spa, wf, sample, curves)
     if running_now:
         headline.insert(1, "A sweep was still writing to this database when the report was built: the counts and statistics are a snapshot.")
+    fast = fast_engine_section(db, results, metric)
+    if fast is not None:
+        headline.extend(fast["lines"])
     doc = {
         "kind": "aibt sweep report", "db": db.name,
         **counts, "running_when_built": running_now,
@@ -948,6 +954,7 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
         "best": best, "top": top_json,
         "deflated_sharpe": _stat_json(dsr), "pbo": _stat_json(pbo), "spa": _stat_json(spa), "walk_forward": _stat_json(wf),
         "overfit_sample": sample,
+        "fast_engine": None if fast is None else {k: v for k, v in fast.items() if k != "lines"},
         "heatmaps": grids, "heatmap_params_left_out": left_out,
         "settings": {"top_n": top_n, "pbo_splits": n_splits, "max_heatmaps": MAX_HEATMAPS, "min_sessions": MIN_SESSIONS,
                      "sharpe": f"daily returns, mean / standard deviation x sqrt({ANNUALISATION}), risk-free 0",
@@ -958,9 +965,43 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
                      "spec_sha256": hashlib.sha256(spec_text.encode()).hexdigest()},
         "headline": headline,
     }
-    labels = {str(r["key"]): _param_text({p: r[p] for p in vary}, names) for _, r in results.iterrows()}
+    # labels for the combinations the page names: the top table and those whose daily returns the statistics used
+    named = set(top["key"].astype(str)) | set(map(str, rets.columns)) if len(rets.columns) else set(top["key"].astype(str))
+    shown = results[results["key"].astype(str).isin(named)]
+    labels = {str(r["key"]): _param_text({p: r[p] for p in vary}, names) for _, r in shown.iterrows()}
     extras = {"results": results, "params": params, "vary": vary, "names": names, "metrics": metrics, "top": top, "spec_text": spec_text, "base_row": base_row, "labels": labels}
     return json_ready(doc), figs, extras
+
+
+def fast_engine_section(db: Path, results: pd.DataFrame, metric: str) -> dict | None:
+    """What a sweep on the fast engine kept and checked (None for other sweeps): the returns policy, the placebo,
+    and the best combinations re-run on Backtrader with whether the engines agreed (and where not)."""
+    con = sqlite3.connect(str(db))
+    try:
+        row = con.execute("SELECT value FROM meta WHERE name = 'fast_sweep'").fetchone()
+    except sqlite3.DatabaseError:
+        row = None
+    finally:
+        con.close()
+    if not row or not row[0]:
+        return None
+    info = json.loads(row[0])
+    v = _store().load_verifications(db)
+    v = v[v["key"].isin(set(results["key"].astype(str)))] if len(v) else v
+    reruns = [{"key": str(r["key"]), "engine": str(r["engine"]), "status": str(r["status"]), "problems": list(r["problems"]),
+               "placebo_p": (r["summary"] or {}).get("placebo_p"), "placebo_n": (r["summary"] or {}).get("placebo_n"),
+               metric: (r["summary"] or {}).get(metric)} for _, r in v.iterrows()]
+    n = {s_: sum(1 for x in reruns if x["status"] == s_) for s_ in ("agree", "disagree", "failed")}
+    lines = [f"Fast engine: every combination's metrics were computed from its full daily equity; daily returns were kept for "
+             f"{info.get('returns_policy')} (the overfitting statistics use those); the placebo was not run per combination."]
+    if reruns:
+        lines.append(f"The top {len(reruns)} by {metric} were re-run on Backtrader, the reference, with their placebo: {n['agree']} agree, "
+                     f"{n['disagree']} disagree, {n['failed']} failed" + ("." if not n["disagree"] else
+                                                                           f" (first: {next(x for x in reruns if x['status'] == 'disagree')['problems'][0]})."))
+    else:
+        lines.append("No combination was re-run on Backtrader (--verify-top 0, or the sweep stopped first): the fast engine's results are unchecked here.")
+    return {"returns_policy": info.get("returns_policy"), "placebo": info.get("placebo"), "verify_top": info.get("verify_top"),
+            "reruns": reruns, "counts": n, "timings": info.get("timings"), "lines": lines}
 
 
 def _wf_returns(wf: dict | None) -> pd.Series | None:
