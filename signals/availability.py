@@ -35,6 +35,7 @@ read in a later filing).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -111,12 +112,18 @@ def is_annual(quarter: str) -> bool:
     return str(quarter).endswith("Q4")
 
 
+@lru_cache(maxsize=None)
+def _federal_holidays(year: int) -> frozenset:
+    """US federal holidays from a week before ``year`` to three weeks after it (the span a deadline can roll into)."""
+    return frozenset(USFederalHolidayCalendar().holidays(pd.Timestamp(year - 1, 12, 24), pd.Timestamp(year + 1, 1, 21)))
+
+
 def filing_deadline(period_end, annual: bool) -> pd.Timestamp:
     """Last day a large accelerated filer may file the 10-Q (``annual=False``) or
     10-K for a period ending ``period_end``: 40 or 60 days later, moved to the next
     day that is neither a weekend nor a US federal holiday (SEC Rule 0-3)."""
     d = pd.Timestamp(period_end).normalize() + pd.Timedelta(days=TEN_K_DAYS if annual else TEN_Q_DAYS)
-    holidays = set(USFederalHolidayCalendar().holidays(d - pd.Timedelta(days=7), d + pd.Timedelta(days=21)))
+    holidays = _federal_holidays(d.year)
     while d.weekday() >= 5 or d in holidays:
         d += pd.Timedelta(days=1)
     return d

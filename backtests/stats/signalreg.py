@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 MIN_OBS = 8
 
@@ -26,7 +25,10 @@ def regress(frame: pd.DataFrame, y: str, xs: list[str], cov: str = "HC3") -> dic
     if len(d) < MIN_OBS or any(d[x].std() == 0 for x in xs):
         out["note"] = f"too few observations with every variable defined ({len(d)} < {MIN_OBS})" if len(d) < MIN_OBS else "a regressor is constant"
         return out
-    res = sm.OLS(d[y].to_numpy(), sm.add_constant(d[xs].to_numpy())).fit(cov_type=cov)
+    from statsmodels.regression.linear_model import OLS  # imported when used: statsmodels costs ~0.7 s to import
+    from statsmodels.tools.tools import add_constant
+
+    res = OLS(d[y].to_numpy(), add_constant(d[xs].to_numpy())).fit(cov_type=cov)
     out["r2"] = float(res.rsquared)
     out["terms"] = {
         name: {"coef": float(res.params[i]), "se": float(res.bse[i]), "t": float(res.tvalues[i]), "p": float(res.pvalues[i])}

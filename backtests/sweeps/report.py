@@ -146,12 +146,16 @@ def _better_first(direction: str) -> bool:
     raise InputError(Problem(f"unknown direction {direction!r}", field="direction", expected="maximize or minimize"))
 
 
-def done_trials(results: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Finished combinations with a finite value of ``metric`` (the ones that can be ranked)."""
+def done_trials(results: pd.DataFrame, metric: str, columns=None) -> pd.DataFrame:
+    """Finished combinations with a finite value of ``metric`` (the ones that can be ranked); only ``columns``
+    (and the metric) when given, so a million-row sweep is not copied whole for one heat map."""
     if metric not in results:
         return results.iloc[0:0]
-    d = results[results["status"] == "done"]
-    return d[np.isfinite(pd.to_numeric(d[metric], errors="coerce").to_numpy(float))]
+    ok = (results["status"] == "done").to_numpy() & np.isfinite(pd.to_numeric(results[metric], errors="coerce").to_numpy(float))
+    if columns is not None:
+        cols = list(dict.fromkeys([*[c for c in columns if c is not None], metric]))
+        return results.loc[ok, cols]
+    return results[ok]
 
 
 def top_table(results: pd.DataFrame, params: list[str], metric: str, direction: str = DEFAULT_DIRECTION, n: int = TOP_N) -> pd.DataFrame:
@@ -161,11 +165,12 @@ def top_table(results: pd.DataFrame, params: list[str], metric: str, direction: 
     column of ``results`` that is not bookkeeping (the metrics). Combinations whose metric is
     missing (NaN) are not ranked.
     """
-    d = done_trials(results, metric)
+    d = done_trials(results, metric, ["ordinal"])
     asc = not _better_first(direction)
-    d = d.assign(_m=pd.to_numeric(d[metric]).astype(float)).sort_values(["_m", "ordinal"], ascending=[asc, True], kind="mergesort")
-    rest = [c for c in d.columns if c not in FIXED and c not in params and c != "_m"]
-    out = d.head(n)[["key", "ordinal", *params, *rest]].reset_index(drop=True)
+    first = d.assign(_m=pd.to_numeric(d[metric]).astype(float)).sort_values(["_m", "ordinal"], ascending=[asc, True], kind="mergesort").index[:n]
+    d = results.loc[first]
+    rest = [c for c in d.columns if c not in FIXED and c not in params]
+    out = d[["key", "ordinal", *params, *rest]].reset_index(drop=True)
     out.insert(0, "rank", range(1, len(out) + 1))
     return out
 
@@ -179,7 +184,7 @@ def heatmap_grid(results: pd.DataFrame, x: str, y: str | None, metric: str) -> t
     metric is NaN are left out of both. ``y=None`` gives a single row labelled ``"all"``. Values
     are sorted (numbers, then text, then null); a cell nothing landed in is NaN with count 0.
     """
-    d = done_trials(results, metric)
+    d = done_trials(results, metric, [x, y])
     frame = pd.DataFrame({"y": [_hashable(v) for v in d[y]] if y is not None else ["all"] * len(d),
                           "x": [_hashable(v) for v in d[x]], "v": d[metric].to_numpy(float)})
     g = frame.groupby(["y", "x"], dropna=False, sort=False)["v"].agg(["sum", "count"])
@@ -199,7 +204,7 @@ def heatmap_grid(results: pd.DataFrame, x: str, y: str | None, metric: str) -> t
 
 def varying_params(results: pd.DataFrame, params: list[str], metric: str) -> list[str]:
     """The parameters that take more than one value among the ranked combinations."""
-    d = done_trials(results, metric)
+    d = done_trials(results, metric, params)
     return [p for p in params if len({_hashable(v) for v in pd.unique(d[p].map(_hashable))}) > 1]
 
 
@@ -785,7 +790,7 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
     counts = {"n_trials": int(len(results)), "n_done": int((status == "done").sum()), "n_failed": int((status == "failed").sum()),
               "n_pending": int((status == "pending").sum()), "n_running": int((status == "running").sum())}
     engines = sorted({str(e) for e in results.get("engine", pd.Series(dtype=object)).dropna() if str(e)})
-    ranked = done_trials(results, metric)
+    ranked = done_trials(results, metric, ["key"])
     top = top_table(results, params, metric, direction, top_n)
     best_row = top.iloc[0] if len(top) else None
 
