@@ -34,6 +34,20 @@ class Leaf:
     maximum: float | None = None
 
 
+#: run-config fields that change only how planned episodes are executed, never what is planned (costs and sizing),
+#: with the engines' names for them. A strategy never sees them (:func:`planning_portfolio`), and the schema checks
+#: each on its own, so a sweep on the fast engine plans once for all their values (backtests.sweeps.batch).
+EXEC_KEYS = {"costs.commission_bps": "commission_bps", "costs.slippage_bps": "slippage_bps", "costs.borrow_bps": "borrow_bps",
+             "portfolio.cash": "cash", "portfolio.fractional": "fractional", "portfolio.cash_buffer": "cash_buffer"}
+
+
+def planning_portfolio(portfolio: dict) -> dict:
+    """The ``portfolio`` section as a strategy sees it when planning: without the execution-only fields
+    (:data:`EXEC_KEYS`), so no plan can depend on cash, sizing or costs."""
+    drop = {k.split(".", 1)[1] for k in EXEC_KEYS if k.startswith("portfolio.")}
+    return {k: v for k, v in portfolio.items() if k not in drop}
+
+
 SCHEMA: dict = {
     "name": Leaf("str", "run"),
     "description": Leaf("str", "", nullable=True),
@@ -201,7 +215,7 @@ def _strategy_params(cfg: dict, problems: list, source: str | None) -> None:
         resolved[k] = v
     cfg["strategy"]["params"] = resolved
     if not problems:
-        for key, what, expected in cls.check_params(resolved, cfg.get("portfolio", {})):
+        for key, what, expected in cls.check_params(resolved, planning_portfolio(cfg.get("portfolio", {}))):
             problems.append(Problem(what, path=source, field=f"strategy.params.{key}", expected=expected))
 
 

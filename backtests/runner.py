@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.config import load_config, resolve
+from backtests.config import load_config, planning_portfolio, resolve
 from backtests.inputs import RUN_SIGNALS, memo_calendar, select_events, target_signals
 from backtests.stats.counts import event_counts
 from backtests.engines.backtrader_engine import check_trades_agree, simulate
@@ -50,6 +50,7 @@ class RunResult:
     per_event: pd.DataFrame | None = None  # backtests.stats.traded_windows: entry fill to exit fill, overnight gap apart
     placebo: object | None = None  # backtests.stats.placebo.PlaceboResult (None for benchmarks and runs without trades)
     engine: str = "backtrader"  # the execution engine (ENGINES)
+    final_value: float = float("nan")  # the broker's portfolio value at the last close (USD)
 
 
 def _config(config) -> dict:
@@ -123,6 +124,14 @@ class Planned:
     t_load: float
     t_plan: float
 
+    def fingerprints(self) -> dict[str, str]:
+        """sha256 of every data file the run read, named as in its manifest (``prices/T.csv``, ``events/...``,
+        ``fundamentals/...``)."""
+        out = {f"prices/{t}.csv": self.prices[t].sha256 for t in self.tickers}
+        out.update({f"events/{Path(k).name}": v for k, v in self.cal.fingerprints.items()})
+        out.update(self.fund_prints)
+        return out
+
 
 def plan_run(cfg: dict) -> Planned:
     """Load a resolved config's inputs and plan its episodes (no execution)."""
@@ -167,7 +176,8 @@ def plan_run(cfg: dict) -> Planned:
             why[i] = f"removed by cluster policy '{ev_cfg['clusters']}'"
 
     sig, fund_prints = target_signals(u["target"])
-    ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers), portfolio=pf, signals=sig)
+    ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers),
+                          portfolio=planning_portfolio(pf), signals=sig)
     episodes, notes, plans = cls.plan(ctx, params)
     traded_tickers = list(dict.fromkeys([u["target"], *peers, *[t for e in episodes for t in e.weights]]))
     missing = [t for t in traded_tickers if t not in tr]
@@ -190,7 +200,7 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
     cfg = _config(config)
     pl = plan_run(cfg)
     u, pf, costs = cfg["universe"], cfg["portfolio"], cfg["costs"]
-    kind, cls, peers, tickers, prices, tr = cfg["strategy"]["kind"], pl.cls, pl.peers, pl.tickers, pl.prices, pl.tr
+    kind, cls, peers, prices, tr = cfg["strategy"]["kind"], pl.cls, pl.peers, pl.prices, pl.tr
     sessions, all_sessions, daily, episodes, plans, frames = pl.sessions, pl.all_sessions, pl.daily, pl.episodes, pl.plans, pl.frames
     everything, why, ctx = pl.everything, pl.why, pl.ctx
     t_load = t0 + pl.t_load
@@ -233,13 +243,11 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
     if cfg["placebo"]["enabled"] and kind != "buy_and_hold" and episodes:
         placebo = placebo_for_run(cfg, episodes, plans, everything, frames, sessions, all_sessions, summary["total_return"], ctx.returns)
         summary.update({k: float(v) for k, v in placebo.summary().items()})
-    prints = {f"prices/{t}.csv": prices[t].sha256 for t in tickers}
-    prints.update({f"events/{Path(k).name}": v for k, v in pl.cal.fingerprints.items()})
-    prints.update(pl.fund_prints)
+    prints = pl.fingerprints()
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
     return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_by_session(pl.signals, sessions), counts, per_event,
-                     placebo, engine)
+                     placebo, engine, float(sim.final_value))
 
 
 def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessions, actual_total, returns):

@@ -23,7 +23,8 @@ class StrategyContext:
     * ``signals``: the target's point-in-time signal table
       (:func:`signals.history.signal_table`), or None.
     * ``target``, ``peers``: the traded stock and its hedge basket.
-    * ``portfolio``: gross, long_share, hedge, beta_window, fill.
+    * ``portfolio``: gross, long_share, hedge, beta_window, fill (never cash, sizing or costs:
+      :func:`backtests.config.planning_portfolio`).
     """
 
     sessions: pd.DatetimeIndex

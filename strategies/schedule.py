@@ -195,7 +195,8 @@ def cash_shortfall(session: pd.Timestamp, ticker: str, fill: str) -> InputError:
     checks the same): a long fill after an overnight gap, plus slippage and commission, cost more than the cash."""
     return InputError(Problem(
         f"the cash could not pay for the {ticker} order at the {fill} of {pd.Timestamp(session).date()} (the broker refuses an order "
-        "that would leave the cash below zero: the long legs, sized at the previous close, cost more after the gap, slippage and commission)",
+        "that would leave the cash below zero: the long legs, sized at the decision close, cost more once "
+        + ("the overnight gap, " if fill == "open" else "") + "slippage and commission are paid)",
         field="portfolio.cash_buffer", expected="a larger cash_buffer, or a smaller gross or long_share, so long fills fit in the cash"))
 
 

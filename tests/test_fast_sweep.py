@@ -118,7 +118,12 @@ def test_an_interrupted_fast_sweep_keeps_finished_plans_and_resumes_to_the_same_
 
 
 def test_large_sweeps_keep_returns_for_a_seeded_sample_and_the_top_k(tmp_path, monkeypatch):
+    """Above the keep-all limit: returns for a seeded sample, the top K, the best Sharpe; the overfitting statistics of
+    the report use the sample only (the top K were chosen by their results and would flatter PBO and the walk-forward)."""
+    import sqlite3
+
     import backtests.sweeps.batch as batch
+    from backtests.sweeps.report import write_report
 
     monkeypatch.setattr(batch, "KEEP_ALL_RETURNS", 10)
     monkeypatch.setattr(batch, "RETURNS_SAMPLE", 5)
@@ -128,9 +133,15 @@ def test_large_sweeps_keep_returns_for_a_seeded_sample_and_the_top_k(tmp_path, m
     res = load_results(db)
     kept = set(load_returns(db).columns)
     top4 = set(res.sort_values(["total_return", "ordinal"], ascending=[False, True])["key"].head(4))
-    assert top4 <= kept and 5 <= len(kept) <= 9
-    meta = json.loads(__import__("sqlite3").connect(db).execute("SELECT value FROM meta WHERE name = 'fast_sweep'").fetchone()[0])
-    assert meta["returns_policy"] == "a seeded sample of 5 and the top 4"
+    best_sharpe = res.sort_values(["sharpe", "ordinal"], ascending=[False, True])["key"].iloc[0]
+    con = sqlite3.connect(db)
+    meta = {k: v for k, v in con.execute("SELECT name, value FROM meta")}
+    con.close()
+    sample = set(json.loads(meta["fast_sample"])["keys"])
+    assert len(sample) == 5 and kept == sample | top4 | {best_sharpe}
+    assert json.loads(meta["fast_sweep"])["returns_policy"] == "a seeded sample of 5, the top 4 by total_return, the best Sharpe ratio"
+    doc = write_report(db, tmp_path / "report")
+    assert doc["overfit_sample"]["n_used"] == 5 and "seeded random sample" in doc["overfit_sample"]["note"]
     again = tmp_path / "again.db"
     assert main(["sweep", "run", str(spec), "--db", str(again), "--engine", "fast", "--workers", "1", "--verify-top", "4"]) == 0
     assert set(load_returns(again).columns) == kept  # the sample is seeded
@@ -208,3 +219,63 @@ def test_kernel_alpha_beta_and_hac_t_equal_statsmodels():
     assert m["beta"] == pytest.approx(res.params[1], rel=1e-12)
     assert m["alpha_ann"] == pytest.approx((1 + res.params[0]) ** 252 - 1, rel=1e-10)
     assert m["alpha_tstat_hac"] == pytest.approx(res.tvalues[0], rel=1e-10)
+
+
+def test_cash_sizing_and_commission_sweep_equals_backtrader(tmp_path):
+    """One plan, eight execution settings (cash x cash buffer x commission) in whole shares: each equals its Backtrader run."""
+    base = dict(BASE, portfolio={"fractional": False, "gross": 2.0, "long_share": 0.6})  # long legs 1.2: the buffer scales them
+    spec_path = write_spec(tmp_path, base=base, params={"portfolio.cash": [1e6, 150_000.0], "portfolio.cash_buffer": [0.05, 0.15],
+                                                        "costs.commission_bps": [0.5, 6.0]})
+    db = tmp_path / "cash.db"
+    assert main(["sweep", "run", str(spec_path), "--db", str(db), "--engine", "fast", "--workers", "2", "--verify-top", "0"]) == 0
+    spec = load_spec(spec_path)
+    res = load_results(db)
+    assert len(res) == 8 and (res["status"] == "done").all() and res["total_return"].nunique() == 8
+    for _, row in res.iterrows():
+        cfg = spec.config_for({k: row[k] for k in spec.params})
+        cfg["placebo"]["enabled"] = False
+        problems = compare_summaries(run(cfg).summary, row.to_dict(), COMPARED)
+        assert not problems, "; ".join(problems)
+
+
+@pytest.mark.parametrize("name,change", [("buy_and_hold_amzn", {}), ("buy_and_hold_qqq", {"portfolio": {"fill": "close"}}),
+                                         ("signal_earnings", {}), ("default", {"dates": {"start": "2019-03-01", "end": "2019-06-28"}})])
+def test_kernel_metrics_equal_summary_metrics_held_to_the_end_and_without_trades(name, change):
+    """The sweep kernel's metrics (not only its fills) against Backtrader's summary.json: a position held to the last
+    session (open and close fills), a strategy with few trades, and a window without any event (no trade at all)."""
+    from backtests.config import bundled_config, load_config, resolve
+    from backtests.engines.arrays import PriceArrays, holdings_from_episodes
+    from backtests.engines.fast_engine import compile_schedule, run_costs
+    from backtests.engines.kernel import METRICS
+    from backtests.runner import basket_returns, plan_run
+    from backtests.stats.performance import newey_west_lags
+
+    raw = yaml.safe_load(bundled_config(name).read_text())
+    for sect, vals in change.items():
+        raw.setdefault(sect, {}).update(vals)
+    cfg = resolve(raw)
+    cfg["placebo"]["enabled"] = False
+    ref = run(cfg).summary
+    pl = plan_run(cfg)
+    fill = cfg["portfolio"]["fill"]
+    tickers = list(pl.frames)
+    prices = PriceArrays.from_frames(pl.frames, pl.sessions, tickers)
+    sched = compile_schedule(holdings_from_episodes(pl.episodes, pl.sessions, fill), tickers, prices.n, fill)
+    basket = basket_returns(pl.daily, pl.peers).reindex(pl.sessions).to_numpy(float).copy()
+    basket[0] = 0.0
+    pf, c = cfg["portfolio"], cfg["costs"]
+    costs = {"cash": [pf["cash"]], "commission_bps": [c["commission_bps"]], "slippage_bps": [c["slippage_bps"]], "borrow_bps": [c["borrow_bps"]],
+             "fractional": [pf["fractional"]], "cash_buffer": [pf["cash_buffer"]]}
+    m, _, fail = run_costs(sched, prices, basket, costs, lags=newey_west_lags(prices.n))
+    assert fail[0, 0] == -1
+    problems = compare_summaries(ref, dict(zip(METRICS, m[0])), list(METRICS))
+    assert not problems, "; ".join(problems)
+    if name == "default":
+        assert ref["n_trades"] == 0 and math.isnan(ref["hit_rate"])
+
+
+def test_strategies_plan_without_cash_sizing_or_costs():
+    """The plan cannot depend on what a fast sweep varies within a plan group: a strategy never sees those fields."""
+    res = run(None)
+    assert {"cash", "fractional", "cash_buffer"}.isdisjoint(res.context.portfolio)
+    assert {"gross", "long_share", "hedge", "fill"} <= set(res.context.portfolio)

@@ -118,7 +118,7 @@ def simulate_fast(episodes, frames: Mapping[str, pd.DataFrame], sessions: pd.Dat
     N, K = prices.close.shape
     E = sched.n_episodes
     m = max(4 * len(sched.ev_s) * K, 1)
-    ret, nh, gx, nx = (np.zeros(N) for _ in range(4))
+    ret, val, nh, gx, nx = (np.zeros(N) for _ in range(5))
     pnl, traded = np.zeros(E + 1), np.zeros(E + 1, dtype=np.bool_)
     b_cost, b_ep = np.zeros(N), np.zeros(N, dtype=np.int64)
     f_sess, f_note, f_tick, f_ep = (np.zeros(m, dtype=np.int64) for _ in range(4))
@@ -127,7 +127,7 @@ def simulate_fast(episodes, frames: Mapping[str, pd.DataFrame], sessions: pd.Dat
     nf = simulate_row(sched.ev_s, sched.ev_h, sched.ev_entry, sched.weights, sched.continues, sched.ep_of, E, fill_prices(prices, fill),
                       np.ascontiguousarray(prices.close), prices.nights().astype(float), fill == "open", float(cash), commission_bps / 1e4,
                       slippage_bps / 1e4, borrow_bps / 1e4 / 365.0, bool(fractional), float(cash_buffer), True,
-                      ret, nh, gx, nx, pnl, traded, b_cost, b_ep, f_sess, f_note, f_tick, f_size, f_price, f_comm, f_ep, fail)
+                      ret, val, nh, gx, nx, pnl, traded, b_cost, b_ep, f_sess, f_note, f_tick, f_size, f_price, f_comm, f_ep, fail)
     if nf < 0:
         raise cash_shortfall(sessions[fail[0]], tickers[fail[1]], fill)
     num = sched.episode_numbers
@@ -141,7 +141,7 @@ def simulate_fast(episodes, frames: Mapping[str, pd.DataFrame], sessions: pd.Dat
     if fill == "open" and N:
         exposure.iloc[0, exposure.columns.get_loc("episode")] = 0  # no decision close before the first session
     returns = pd.Series(ret, index=pd.DatetimeIndex(sessions), name="strategy")
-    final = float(cash) * float(np.prod(1.0 + ret))
+    final = float(val[-1]) if N else float(cash)
     return SimResult(returns, fills, borrow, exposure, final, {})
 
 

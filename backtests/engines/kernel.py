@@ -42,7 +42,7 @@ EXPOSED = 1e-9
 @njit(cache=True)
 def simulate_row(ev_s, ev_h, ev_entry, weights, continues, ep_of, n_episodes, price, close, nights, is_open,
                  cash0, comm, slip, rate, fractional, cash_buffer, record,
-                 ret, net_held, gross_x, net_x, pnl, traded, borrow_cost, borrow_ep,
+                 ret, value, net_held, gross_x, net_x, pnl, traded, borrow_cost, borrow_ep,
                  f_sess, f_note, f_tick, f_size, f_price, f_comm, f_ep, fail):
     """Execute one schedule with one cost setting; fills the output arrays and returns the number of fills.
 
@@ -51,7 +51,7 @@ def simulate_row(ev_s, ev_h, ev_entry, weights, continues, ep_of, n_episodes, pr
     ``ep_of`` (H,) episode number (1..n_episodes). ``price`` (N, K) the fill reference per *marking*
     session (open[s], or close[s-1] for close fills), ``close`` (N, K), ``nights`` (N,).
 
-    Outputs (N,): ``ret`` daily returns, ``net_held`` net weight held into each session (at the previous
+    Outputs (N,): ``ret`` daily returns, ``value`` the portfolio value at each close (USD), ``net_held`` net weight held into each session (at the previous
     close over its value), ``gross_x``/``net_x`` the exposure rows Backtrader's strategy records
     (gross and net book after the session's fills over that session's value); (E+1,): ``pnl``
     net P&L per episode (USD; index 0 = flat), ``traded`` whether it had a fill. With ``record`` also the
@@ -133,7 +133,8 @@ def simulate_row(ev_s, ev_h, ev_entry, weights, continues, ep_of, n_episodes, pr
                     p = price[t, k] * (1.0 + slip) if z > 0.0 else price[t, k] * (1.0 - slip)
                     cm = abs(z) * p * comm
                     cash -= z * p + cm
-                    if cash < 0.0 and (q[k] == 0.0 or (q[k] > 0.0) == (z > 0.0)):
+                    # an order that opens, adds to or reverses a position is checked; one that only reduces it is not
+                    if cash < 0.0 and (q[k] == 0.0 or (q[k] > 0.0) == (z > 0.0) or abs(z) > abs(q[k])):
                         fail[0] = t if is_open else t - 1
                         fail[1] = k
                         return -1
@@ -161,6 +162,7 @@ def simulate_row(ev_s, ev_h, ev_entry, weights, continues, ep_of, n_episodes, pr
             if t > 0:
                 held += q[k] * close[t - 1, k]
         ret[t] = v / v_prev - 1.0
+        value[t] = v
         net_held[t] = held / v_prev if t > 0 else 0.0
         # exposure rows as the strategy records them: with open fills the book after today's fills at today's
         # close; with close fills the book after *yesterday's* close fills (executed today) at yesterday's close
@@ -313,6 +315,7 @@ def run_batch(ev_s, ev_h, ev_entry, weights, continues, ep_of, n_episodes, price
     dummy_f = np.zeros(1)
     for j in prange(R):
         ret = np.empty(N)
+        val = np.empty(N)
         nh = np.empty(N)
         gx = np.zeros(N)
         nx = np.zeros(N)
@@ -321,7 +324,7 @@ def run_batch(ev_s, ev_h, ev_entry, weights, continues, ep_of, n_episodes, price
         fail = np.full(2, -1, dtype=np.int64)
         nf = simulate_row(ev_s, ev_h, ev_entry, weights, continues, ep_of, n_episodes, price, close, nights, is_open,
                           cash0[j], comm[j], slip[j], rate[j], fractional[j], cash_buffer[j], False,
-                          ret, nh, gx, nx, pnl, traded, dummy_f, dummy_i,
+                          ret, val, nh, gx, nx, pnl, traded, dummy_f, dummy_i,
                           dummy_i, dummy_i, dummy_i, dummy_f, dummy_f, dummy_f, dummy_i, fail)
         out_fail[j, 0] = fail[0]
         out_fail[j, 1] = fail[1]

@@ -94,8 +94,9 @@ def compare_fills(ref: pd.DataFrame, other: pd.DataFrame, *, rtol: float = FILL_
 
 
 def final_value(res) -> float:
-    """Final portfolio value (USD) of a run: the starting cash compounded by its daily returns."""
-    return float(res.config["portfolio"]["cash"]) * float(np.prod(1.0 + res.returns["strategy"].to_numpy()))
+    """Final portfolio value (USD) of a run, as its engine's broker reports it (Backtrader's ``getvalue()``, the
+    fast engine's cash plus positions at the last close)."""
+    return float(res.final_value)
 
 
 def compare_runs(ref, other, *, names=("backtrader", "fast")) -> list[str]:

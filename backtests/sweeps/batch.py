@@ -31,6 +31,7 @@ import copy
 import hashlib
 import json
 import time
+import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -145,23 +146,35 @@ class Executed:
 
 def execute_group(spec: SweepSpec, g: Group, todo: list, keep: set, keep_returns_for=None) -> Executed:
     """Plan ``g`` once and execute its combinations at positions ``todo`` (indexes into ``g.ordinals``);
-    daily returns kept for the ordinals in ``keep`` (or for every row with ``keep_returns_for='all'``)."""
+    daily returns kept for the ordinals in ``keep`` (or for every row with ``keep_returns_for='all'``). Any failure
+    fails the plan's combinations with its message (an input error's, else the traceback), as for any sweep."""
+    t0 = time.perf_counter()
+    who = worker_id()
+    try:
+        return _execute_group(spec, g, todo, keep, keep_returns_for, t0, who)
+    except InputError as exc:
+        err = str(exc)
+    except Exception:  # noqa: BLE001 - as in backtests.sweeps.execute: the plan's combinations fail, the sweep goes on
+        err = "internal error: " + traceback.format_exc(limit=20)
+    return Executed([(g.keys[j], None, None, err, 0.0, who) for j in todo], None)
+
+
+def _execute_group(spec: SweepSpec, g: Group, todo: list, keep: set, keep_returns_for, t0: float, who: str) -> Executed:
     from backtests.engines.arrays import PriceArrays, holdings_from_episodes
     from backtests.engines.fast_engine import compile_schedule, run_costs
     from backtests.engines.kernel import METRICS
     from backtests.reports.rundir import SUMMARY_KEYS
     from backtests.runner import basket_returns, plan_run
     from backtests.stats.performance import newey_west_lags
+    from backtests.sweeps.execute import _check_data
     from strategies.schedule import cash_shortfall
 
-    t0 = time.perf_counter()
     names = list(spec.params)
     exec_pos = [i for i, k in enumerate(names) if k in EXEC_KEYS]
-    who = worker_id()
-    try:
-        pl = plan_run(g.config)
-    except InputError as exc:
-        return Executed([(g.keys[j], None, None, str(exc), 0.0, who) for j in todo], None)
+    pl = plan_run(g.config)
+    why = _check_data(pl.fingerprints(), g.data)  # the files read now are the ones the keys were computed with
+    if why:
+        return Executed([(g.keys[j], None, None, why, 0.0, who) for j in todo], None)
     cfg, sessions = pl.cfg, pl.sessions
     fill = cfg["portfolio"]["fill"]
     tickers = list(pl.frames)
@@ -222,7 +235,7 @@ def verify(spec: SweepSpec, store: SweepStore, plan: BatchPlan, keys: list, stop
     for k in keys:
         if stop.get("why"):
             break
-        if k in done:
+        if done.get(k) in ("agree", "disagree"):  # a failed re-run is tried again
             counts[done[k]] += 1
             continue
         if k not in where:
@@ -248,13 +261,40 @@ def verify(spec: SweepSpec, store: SweepStore, plan: BatchPlan, keys: list, stop
 
 
 def top_keys(store: SweepStore, metric: str, direction: str, k: int) -> list:
-    """The ``k`` best finished current combinations by ``metric`` (NULL last)."""
+    """The ``k`` best finished current combinations by ``metric`` (those without a value are not ranked; ties: lower
+    ordinal first)."""
     from backtests.sweeps.store import _q
 
     order = "DESC" if direction == "maximize" else "ASC"
     col = _q("m_" + metric)
     return [r[0] for r in store.con.execute(f"SELECT key FROM combinations WHERE current = 1 AND status = 'done' AND {col} IS NOT NULL "
                                             f"ORDER BY {col} {order}, ordinal LIMIT ?", (int(k),))]
+
+
+def base_key(spec: SweepSpec, plan: BatchPlan) -> str | None:
+    """The key of the combination whose every swept value is the base config's own, if the sweep has it."""
+    try:
+        base_cfg = spec.config_for({})
+    except InputError:
+        return None
+    want = []
+    for k, p in spec.params.items():
+        cur = base_cfg
+        for part in k.split("."):
+            if not isinstance(cur, dict) or part not in cur:
+                return None
+            cur = cur[part]
+        hits = [i for i, v in enumerate(p.values) if canonical_json(v) == canonical_json(cur)
+                or (isinstance(v, (int, float)) and isinstance(cur, (int, float)) and not isinstance(v, bool) and float(v) == float(cur))]
+        if not hits:
+            return None
+        want.append(hits[0])
+    want = tuple(want)
+    for g in plan.groups:
+        for idx, key in zip(g.idx, g.keys):
+            if tuple(idx) == want:
+                return key
+    return None
 
 
 def run_batched(spec: SweepSpec, store: SweepStore, *, workers: int, retry_failed: bool, stop: dict, deadline: float | None,
@@ -288,6 +328,8 @@ def run_batched(spec: SweepSpec, store: SweepStore, *, workers: int, retry_faile
     store.plan(rows(), beat=beat)
     t_plan = time.perf_counter()
     keep = returns_sample(plan, spec.seed)
+    sample_keys = sorted(k for g in plan.groups for o, k in zip(g.ordinals, g.keys) if o in keep)
+    base = base_key(spec, plan)
     todo_by_group = []
     to_run = 0
     for g in plan.groups:
@@ -321,9 +363,11 @@ def run_batched(spec: SweepSpec, store: SweepStore, *, workers: int, retry_faile
     finally:
         progress.close()
     t_run = time.perf_counter()
-    # the top K's daily returns, for the report and the re-runs
+    # daily returns for the re-runs and the report: the top K by the metric, the best Sharpe ratio (the deflated Sharpe's
+    # subject) and the base config's combination (the SPA benchmark), besides the seeded sample
     top = top_keys(store, spec.metric, spec.direction, verify_top) if verify_top else []
-    missing = {k for k, v in store.statuses(top).items() if not v[2]}
+    extra = top_keys(store, "sharpe", "maximize", 1) + ([base] if base else [])
+    missing = {k for k, v in store.statuses(list(dict.fromkeys(top + extra))).items() if not v[2] and v[0] == "done"}
     if missing and not stopped:
         for g in plan.groups:
             want = [j for j, k in enumerate(g.keys) if k in missing]
@@ -336,8 +380,13 @@ def run_batched(spec: SweepSpec, store: SweepStore, *, workers: int, retry_faile
     timings = {"enumerate_s": t_enum - t0, "store_plan_s": t_plan - t_enum, "execute_s": t_exec, "groups_s": t_run - t_plan,
                "top_returns_s": t_top - t_run, "verify_s": t_end - t_top, "groups": len(plan.groups), "combinations": plan.total,
                "kept_returns": min(len(keep), plan.total), "threads": _threads()}
-    store.set_meta(fast_sweep=canonical_json({"returns_policy": ("all" if plan.total <= KEEP_ALL_RETURNS else
-                                                                 f"a seeded sample of {RETURNS_SAMPLE} and the top {verify_top}"),
+    everything = plan.total <= KEEP_ALL_RETURNS
+    policy = ("every combination" if everything else
+              f"a seeded sample of {len(sample_keys)}" + (f", the top {len(top)} by {spec.metric}" if top else "")
+              + ", the best Sharpe ratio" + (" and the base config's combination" if base else ""))
+    store.set_meta(base_key=base or "",
+                   fast_sample=canonical_json({"all": everything, "keys": [] if everything else sample_keys}),
+                   fast_sweep=canonical_json({"returns_policy": policy,
                                               "verify_top": verify_top, "placebo": "computed in the Backtrader re-runs of the top combinations only",
                                               "groups": len(plan.groups), "timings": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in timings.items()}}))
     return {"ran": ran, "stopped": stopped, "verified": verified, "groups": len(plan.groups), "timings": timings, "plan": plan}

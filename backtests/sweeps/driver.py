@@ -371,6 +371,7 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
         if batched:
             return _run_batched(out, spec, store, db, workers, retry_failed, stop, deadline, echo, stream, t_call,
                                 VERIFY_TOP if verify_top is None else verify_top)
+        store.set_meta(base_key="", fast_sample="", fast_sweep="")  # what a fast grid on this database recorded is not this call's
         plan = OptunaPlan(spec, store, engine, retry_failed, beat) if spec.search == "optuna" else GridPlan(spec, store, engine, retry_failed, beat)
         try:  # the resolved base config, so the report's SPA benchmark is the base itself, not a file read again later
             store.set_meta(call_total=plan.total, base_config=canonical_json(spec.config_for({})))

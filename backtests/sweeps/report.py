@@ -573,11 +573,35 @@ def _dotted(cfg: dict, key: str):
     return cur
 
 
-def exact_base_key(db: Path) -> str | None:
-    """Key of the finished, current combination whose stored config equals the resolved base config the sweep
-    recorded (meta ``base_config``), or None (an older database, or the base is not among the combinations)."""
+def fast_sample_keys(db: Path) -> set | None:
+    """The keys of a fast sweep's seeded random sample of kept daily returns, plus its base config's combination
+    (None when every combination's returns were kept, or for other sweeps)."""
     con = sqlite3.connect(str(db))
     try:
+        row = con.execute("SELECT value FROM meta WHERE name = 'fast_sample'").fetchone()
+        base = con.execute("SELECT value FROM meta WHERE name = 'base_key'").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        con.close()
+    if not row or not row[0]:
+        return None
+    info = json.loads(row[0])
+    if info.get("all"):
+        return None
+    return set(info.get("keys", [])) | ({base[0]} if base and base[0] else set())
+
+
+def exact_base_key(db: Path) -> str | None:
+    """Key of the finished, current combination whose stored config equals the resolved base config the sweep
+    recorded (meta ``base_config``; a fast sweep records the key itself, meta ``base_key``), or None (an older
+    database, or the base is not among the combinations)."""
+    con = sqlite3.connect(str(db))
+    try:
+        fast = con.execute("SELECT value FROM meta WHERE name = 'base_key'").fetchone()
+        if fast and fast[0]:
+            hit = con.execute("SELECT key FROM combinations WHERE key = ? AND status = 'done' AND current = 1", (fast[0],)).fetchone()
+            return hit[0] if hit else None
         row = con.execute("SELECT value FROM meta WHERE name = 'base_config'").fetchone()
         if not row or not row[0]:
             return None
@@ -807,12 +831,18 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
     # -- daily returns of the finished combinations, as far as the database kept them
     done_keys = [str(k) for k in results.loc[status == "done", "key"]]
     returns = store.load_returns(db, done_keys) if done_keys else pd.DataFrame()
-    rets = returns_matrix(returns, done_keys) if len(returns.columns) else pd.DataFrame()
+    unbiased = fast_sample_keys(db)  # a large fast sweep: its random sample, not the top combinations chosen by their results
+    stat_keys = done_keys if unbiased is None else [k for k in done_keys if k in unbiased]
+    rets = returns_matrix(returns, stat_keys) if len(returns.columns) else pd.DataFrame()
     n_with = int(sum(1 for k in done_keys if k in returns.columns and returns[k].notna().any()))
     period = (rets.index[0].strftime("%Y-%m-%d"), rets.index[-1].strftime("%Y-%m-%d")) if len(rets) else None
     sample = {"n_done": counts["n_done"], "n_with_returns": n_with, "n_used": int(rets.shape[1]), "n_sessions": int(len(rets)),
               "start": period[0] if period else None, "end": period[1] if period else None, "subset": n_with < counts["n_done"]}
-    if sample["subset"]:
+    if sample["subset"] and unbiased is not None:
+        sample["note"] = (f"daily returns were kept for {n_with} of the {counts['n_done']} finished combinations; PBO, SPA and the walk-forward use "
+                          f"the {sample['n_used']} of a seeded random sample (with the base config's), never the top combinations kept for "
+                          f"their results, which would bias them; the deflated Sharpe counts all {counts['n_done']}")
+    elif sample["subset"]:
         sample["note"] = (f"daily returns were kept for {n_with} of the {counts['n_done']} finished combinations; PBO, SPA and the walk-forward use "
                           f"those {sample['n_used']}, the deflated Sharpe counts all {counts['n_done']}")
     else:

@@ -48,7 +48,7 @@ from typing import Any, Iterator
 import numpy as np
 import yaml
 
-from backtests.config import SCHEMA, _Loader, bundled_config, resolve
+from backtests.config import EXEC_KEYS, SCHEMA, _Loader, bundled_config, resolve
 from backtests.reports.rundir import SUMMARY_KEYS
 from events.errors import InputError, Problem
 
@@ -60,10 +60,6 @@ METRICS = tuple(k for k in SUMMARY_KEYS if k not in ("start", "end"))
 MAX_VALUES = 100_000  # values of one parameter
 MAX_CONSTRAINT_CHARS = 1000
 MAX_CONSTRAINT_DEPTH = 50  # levels of the expression's syntax tree
-#: run-config fields that change only how a plan is executed, not what is traded (costs and sizing), with the fast
-#: engine's name for each; the run-config schema checks each of them on its own (no rule ties one to another field)
-EXEC_KEYS = {"costs.commission_bps": "commission_bps", "costs.slippage_bps": "slippage_bps", "costs.borrow_bps": "borrow_bps",
-             "portfolio.cash": "cash", "portfolio.fractional": "fractional", "portfolio.cash_buffer": "cash_buffer"}
 _PERMUTE_UP_TO = 1_000_000  # random search permutes grids up to this size; larger ones draw per parameter
 
 
@@ -479,6 +475,7 @@ class SweepSpec:
                 except InputError as exc:
                     bad_value[(i, vi)] = InputError([self._locate(p) for p in exc.problems])
         plans: dict = {}
+        n_plans = 0
         constrained = bool(self.constraints)
         cands = self.grid_indices() if self.search == "grid" else enumerate(self.random_indices())
         n_valid = 0
@@ -496,7 +493,8 @@ class SweepSpec:
                 if known is None:
                     try:
                         cfg = self.config_for(params or self._values_at(idx))
-                        plans[pk] = len([v for v in plans.values() if not isinstance(v, InputError)])
+                        plans[pk] = n_plans
+                        n_plans += 1
                     except InputError as exc:
                         plans[pk] = bad = exc
                 elif isinstance(known, InputError):
