@@ -133,6 +133,23 @@ class Planned:
         return out
 
 
+def kernel_inputs(pl: Planned) -> tuple:
+    """What :func:`backtests.engines.fast_engine.run_costs` needs to execute a planned run under many cost settings:
+    ``(schedule, price arrays, peer-basket daily returns with the first session's set to 0 as in returns.csv,
+    Newey-West lags)``."""
+    from backtests.engines.arrays import PriceArrays, holdings_from_episodes
+    from backtests.engines.fast_engine import compile_schedule
+    from backtests.stats.performance import newey_west_lags
+
+    fill = pl.cfg["portfolio"]["fill"]
+    tickers = list(pl.frames)
+    prices = PriceArrays.from_frames(pl.frames, pl.sessions, tickers)
+    sched = compile_schedule(holdings_from_episodes(pl.episodes, pl.sessions, fill), tickers, prices.n, fill)
+    basket = basket_returns(pl.daily, pl.peers).reindex(pl.sessions).to_numpy(dtype=float).copy()
+    basket[0] = 0.0
+    return sched, prices, basket, newey_west_lags(len(pl.sessions))
+
+
 def plan_run(cfg: dict) -> Planned:
     """Load a resolved config's inputs and plan its episodes (no execution)."""
     t0 = time.perf_counter()

@@ -243,12 +243,10 @@ def test_cash_sizing_and_commission_sweep_equals_backtrader(tmp_path):
 def test_kernel_metrics_equal_summary_metrics_held_to_the_end_and_without_trades(name, change):
     """The sweep kernel's metrics (not only its fills) against Backtrader's summary.json: a position held to the last
     session (open and close fills), a strategy with few trades, and a window without any event (no trade at all)."""
-    from backtests.config import bundled_config, load_config, resolve
-    from backtests.engines.arrays import PriceArrays, holdings_from_episodes
-    from backtests.engines.fast_engine import compile_schedule, run_costs
+    from backtests.config import bundled_config, resolve
+    from backtests.engines.fast_engine import run_costs
     from backtests.engines.kernel import METRICS
-    from backtests.runner import basket_returns, plan_run
-    from backtests.stats.performance import newey_west_lags
+    from backtests.runner import kernel_inputs, plan_run
 
     raw = yaml.safe_load(bundled_config(name).read_text())
     for sect, vals in change.items():
@@ -256,17 +254,11 @@ def test_kernel_metrics_equal_summary_metrics_held_to_the_end_and_without_trades
     cfg = resolve(raw)
     cfg["placebo"]["enabled"] = False
     ref = run(cfg).summary
-    pl = plan_run(cfg)
-    fill = cfg["portfolio"]["fill"]
-    tickers = list(pl.frames)
-    prices = PriceArrays.from_frames(pl.frames, pl.sessions, tickers)
-    sched = compile_schedule(holdings_from_episodes(pl.episodes, pl.sessions, fill), tickers, prices.n, fill)
-    basket = basket_returns(pl.daily, pl.peers).reindex(pl.sessions).to_numpy(float).copy()
-    basket[0] = 0.0
+    sched, prices, basket, lags = kernel_inputs(plan_run(cfg))
     pf, c = cfg["portfolio"], cfg["costs"]
     costs = {"cash": [pf["cash"]], "commission_bps": [c["commission_bps"]], "slippage_bps": [c["slippage_bps"]], "borrow_bps": [c["borrow_bps"]],
              "fractional": [pf["fractional"]], "cash_buffer": [pf["cash_buffer"]]}
-    m, _, fail = run_costs(sched, prices, basket, costs, lags=newey_west_lags(prices.n))
+    m, _, fail = run_costs(sched, prices, basket, costs, lags=lags)
     assert fail[0, 0] == -1
     problems = compare_summaries(ref, dict(zip(METRICS, m[0])), list(METRICS))
     assert not problems, "; ".join(problems)

@@ -160,12 +160,10 @@ def execute_group(spec: SweepSpec, g: Group, todo: list, keep: set, keep_returns
 
 
 def _execute_group(spec: SweepSpec, g: Group, todo: list, keep: set, keep_returns_for, t0: float, who: str) -> Executed:
-    from backtests.engines.arrays import PriceArrays, holdings_from_episodes
-    from backtests.engines.fast_engine import compile_schedule, run_costs
+    from backtests.engines.fast_engine import run_costs
     from backtests.engines.kernel import METRICS
     from backtests.reports.rundir import SUMMARY_KEYS
-    from backtests.runner import basket_returns, plan_run
-    from backtests.stats.performance import newey_west_lags
+    from backtests.runner import kernel_inputs, plan_run
     from backtests.sweeps.execute import _check_data
     from strategies.schedule import cash_shortfall
 
@@ -178,14 +176,11 @@ def _execute_group(spec: SweepSpec, g: Group, todo: list, keep: set, keep_return
     cfg, sessions = pl.cfg, pl.sessions
     fill = cfg["portfolio"]["fill"]
     tickers = list(pl.frames)
-    prices = PriceArrays.from_frames(pl.frames, sessions, tickers)
-    sched = compile_schedule(holdings_from_episodes(pl.episodes, sessions, fill), tickers, prices.n, fill)
-    basket = basket_returns(pl.daily, pl.peers).reindex(sessions).to_numpy(dtype=float).copy()
-    basket[0] = 0.0  # the first session has no previous close inside the run (as returns.csv)
+    sched, prices, basket, lags = kernel_inputs(pl)
     ex = [_exec_of(spec, g, g.idx[j], exec_pos) for j in todo]
     costs = {name: np.array([e[name] for e in ex]) for name in EXEC_KEYS.values()}
     want = np.array([keep_returns_for == "all" or g.ordinals[j] in keep for j in todo], dtype=bool)
-    metrics, rets, fail = run_costs(sched, prices, basket, costs, lags=newey_west_lags(len(sessions)), keep_returns=bool(want.any()))
+    metrics, rets, fail = run_costs(sched, prices, basket, costs, lags=lags, keep_returns=bool(want.any()))
     units = pl.resolved
     plans = pl.plans
     ids = set(units["event_id"]) if len(units) else set()

@@ -59,10 +59,8 @@ def warm_up() -> dict:
 
 def fast_grid(spec_path: Path, threads: int) -> dict:
     """The fast engine on every combination of the spec, in this process: planning and kernel time apart."""
-    from backtests.engines.arrays import PriceArrays, holdings_from_episodes
-    from backtests.engines.fast_engine import compile_schedule, run_costs
-    from backtests.runner import basket_returns, plan_run
-    from backtests.stats.performance import newey_west_lags
+    from backtests.engines.fast_engine import run_costs
+    from backtests.runner import kernel_inputs, plan_run
     from backtests.sweeps.batch import EXEC_KEYS, _exec_of, plan_batches, set_threads
     from backtests.sweeps.spec import load_spec
 
@@ -77,17 +75,11 @@ def fast_grid(spec_path: Path, threads: int) -> dict:
     n = 0
     for g in plan.groups:
         t0 = time.perf_counter()
-        pl = plan_run(g.config)
-        fill = pl.cfg["portfolio"]["fill"]
-        tickers = list(pl.frames)
-        prices = PriceArrays.from_frames(pl.frames, pl.sessions, tickers)
-        sched = compile_schedule(holdings_from_episodes(pl.episodes, pl.sessions, fill), tickers, prices.n, fill)
-        basket = basket_returns(pl.daily, pl.peers).reindex(pl.sessions).to_numpy(float).copy()
-        basket[0] = 0.0
+        sched, prices, basket, lags = kernel_inputs(plan_run(g.config))
         ex = [_exec_of(spec, g, idx, exec_pos) for idx in g.idx]
         costs = {name: [e[name] for e in ex] for name in EXEC_KEYS.values()}
         t1 = time.perf_counter()
-        run_costs(sched, prices, basket, costs, lags=newey_west_lags(prices.n), keep_returns=False)
+        run_costs(sched, prices, basket, costs, lags=lags, keep_returns=False)
         t2 = time.perf_counter()
         t_plan += t1 - t0
         t_kernel += t2 - t1
