@@ -2,7 +2,8 @@
 
 A combination's parameters split in two. Those that change *what is traded* (events, windows, sides, hedge,
 dates, fill) make its **plan**: :func:`backtests.runner.plan_run` loads the inputs and plans the episodes
-(about 50 ms). Those that change only *how it is executed* (:data:`EXEC_KEYS`: costs, cash, whole shares,
+(30-70 ms). A strategy never sees the others (:func:`backtests.config.planning_portfolio`), so the grouping
+cannot be wrong. Those that change only *how it is executed* (:data:`EXEC_KEYS`: costs, cash, whole shares,
 the cash buffer) do not change the plan, so every combination of one plan group runs in one call of the
 compiled kernel (:func:`backtests.engines.fast_engine.run_costs`), in parallel over the machine's cores.
 
@@ -13,8 +14,10 @@ What is stored (the same database as any sweep, :mod:`backtests.sweeps.store`):
   ``placebo_n`` is 0: a placebo of 1,000 runs per combination would cost 1,000 times the sweep, so it is
   computed for the best combinations only, in their Backtrader re-runs;
 * daily returns for every combination when the sweep has at most :data:`KEEP_ALL_RETURNS`; else for a
-  seeded sample of :data:`RETURNS_SAMPLE` combinations (drawn before anything runs) and the top K by the
-  spec's metric; the overfitting statistics use those, and the report says how many they are;
+  seeded sample of :data:`RETURNS_SAMPLE` combinations (drawn before anything runs), the top K by the spec's
+  metric (for the re-runs), the best Sharpe ratio (the deflated Sharpe's subject) and the base config's
+  combination (the SPA benchmark). The report's PBO, SPA and walk-forward use the sample (and the base) only:
+  combinations kept *because* of their results would flatter them. It says how many were used;
 * the top K (``verify_top``, default 20) re-run on Backtrader, each with the placebo its config asks for, and
   whether the two engines agreed (:mod:`backtests.engines.parity`), in the ``verifications`` table.
 
@@ -22,8 +25,9 @@ Validity: as every grid or random spec is checked (:meth:`SweepSpec.grouped_walk
 once per plan group, and each swept value of an :data:`~backtests.sweeps.spec.EXEC_KEYS` field once on its own.
 
 Keys: ``sha256`` of the plan group's hash (its resolved config without the swept execution fields, and its
-data fingerprints) and the combination's execution values (canonical JSON), with the engine; so a changed
-file or config means new rows, as for any sweep, and the same command resumes.
+data fingerprints) and the combination's swept execution values (canonical JSON), with the engine; so a changed
+file or config means new rows, as for any sweep, and the same command resumes. (The key depends on which
+execution fields the spec sweeps: sweeping a field at its base value gives new keys.)
 """
 from __future__ import annotations
 
