@@ -369,11 +369,9 @@ class EventStudyResults:
         return et.corrado_rank_z(mat, window)
 
     def _p_hat(self, model, ids, fit_by) -> float:
-        vals = []
-        for i in ids:
-            f = fit_by[i]
-            est = f.ar[model].iloc[: f.t_est]
-            vals.append((est > 0).mean())
+        """Mean over ``ids`` of each event's share of positive ARs in its estimation window (the generalized
+        sign test's expected share; a missing AR counts as not positive)."""
+        vals = [np.mean(fit_by[i].ar[model].to_numpy(float)[: fit_by[i].t_est] > 0) for i in ids]
         return float(np.mean(vals)) if vals else float("nan")
 
     # ------------------------------------------------------------ presentation
