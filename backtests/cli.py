@@ -6,6 +6,7 @@ file, line, field and what was expected; no traceback); 1 internal error.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import dataclasses
 import os
 import sys
@@ -13,7 +14,7 @@ import traceback
 
 import click
 
-from events.errors import InputError
+from events.errors import InputError, Problem
 
 
 def _ticker_list(option: str | None) -> list[str]:
@@ -245,6 +246,17 @@ def _calendar(files, bundled=True):
 @click.option("--no-earnings", is_flag=True, help="Leave out the earnings calendar.")
 def events_list(categories, tickers, since, files, no_earnings):
     """Print events with their reaction session (day 0)."""
+    from events.schema import CATEGORIES
+
+    if since is not None:
+        try:
+            since = dt.date.fromisoformat(since.strip()).isoformat()
+        except ValueError:
+            raise InputError(Problem(f"not a date: {since!r}", field="--since", expected="YYYY-MM-DD, e.g. 2025-01-01")) from None
+    unknown = [c for c in categories if c not in CATEGORIES]
+    if unknown:
+        raise InputError(Problem(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(repr(c) for c in unknown)}",
+                                 field="--category", expected="one of " + ", ".join(CATEGORIES)))
     cal = _calendar(files)
     if no_earnings:
         cal = cal.select(categories=[c for c in cal.frame["category"].unique() if c != "earnings"])
@@ -263,6 +275,8 @@ def events_list(categories, tickers, since, files, no_earnings):
 def events_validate(path):
     """Check a user event file; report every problem (exit 2 if any)."""
     cal = _calendar([path], bundled=False)
+    for n in cal.notes:
+        click.echo(f"note: {n}", err=True)
     click.echo(f"{path}: ok, {len(cal)} events, {cal.frame['day0'].min().date()}..{cal.frame['day0'].max().date()}")
 
 

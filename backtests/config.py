@@ -160,7 +160,8 @@ def _type_ok(leaf: Leaf, v):
 def _walk(schema: dict, data: dict, path: str, problems: list, source: str | None) -> dict:
     out = {}
     if not isinstance(data, dict):
-        problems.append(Problem(f"expected a mapping, got {type(data).__name__}", path=source, field=path or "<top>"))
+        problems.append(Problem(f"expected a mapping of {', '.join(schema)}, got the {_yaml_kind(data)} {data!r}", path=source,
+                                field=path.rstrip(".") or "<top>"))
         return out
     for key in data:
         if key not in schema:
@@ -222,6 +223,9 @@ def _strategy_params(cfg: dict, problems: list, source: str | None) -> None:
 def resolve(data: dict | None, source: str | None = None) -> dict:
     """Validate ``data`` (a parsed YAML mapping) and fill every default."""
     problems: list[Problem] = []
+    if data is not None and not isinstance(data, dict):
+        raise InputError(Problem(f"a run config must be a mapping, not a {_yaml_kind(data)}", path=source,
+                                 expected="a mapping of sections (strategy, universe, dates, events, portfolio, costs...)"))
     cfg = _walk(SCHEMA, data or {}, "", problems, source)
     _strategy_params(cfg, problems, source)
     if not problems and cfg["study"]["clusters"] is None:
@@ -251,13 +255,36 @@ def resolve(data: dict | None, source: str | None = None) -> dict:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as strings, so the schema checks them (with the key path)."""
+    """SafeLoader that leaves dates as strings, so the schema checks them (with the key path), and refuses a key
+    given twice in one mapping (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: SafeLoader reports it
+                    break
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice in one mapping (lines {first} and {key_node.start_mark.line + 1}); "
+                                    "YAML would keep only the last", key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _yaml_kind(v) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(v), type(v).__name__)
 
 
 def load_config(path: str | Path | None = None) -> dict:
@@ -272,6 +299,13 @@ def load_config(path: str | Path | None = None) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(Problem(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=str(p), line=(mark.line + 1) if mark else None))
+    if data is None:
+        raise InputError(Problem("the config is empty", path=str(p), line=1,
+                                 expected="a mapping of sections (strategy, universe, dates, events, portfolio, costs...); "
+                                          "backtests/configs/default.yaml is the main job's, a starting point"))
+    if not isinstance(data, dict):
+        raise InputError(Problem(f"the config is a YAML {_yaml_kind(data)}, not a mapping", path=str(p), line=1,
+                                 expected="a mapping of sections (strategy, universe, dates, events, portfolio, costs...)"))
     cfg = resolve(data, str(p))
     # event files named in a config are relative to the config file, not to the working directory
     cfg["events"]["files"] = [str((p.parent / f).resolve()) if not Path(f).is_absolute() else f for f in cfg["events"]["files"]]

@@ -263,7 +263,7 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
     prints = pl.fingerprints()
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
-    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, prices.warnings, timings, ctx, signals_by_session(pl.signals, sessions), counts, per_event,
+    return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, [*prices.warnings, *pl.cal.notes], timings, ctx, signals_by_session(pl.signals, sessions), counts, per_event,
                      placebo, engine, float(sim.final_value))
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from events.calendar import reaction_sessions
 from events.errors import InputError, Problem
 from events.schema import EARNINGS_COLUMNS, EVENT_COLUMNS, FRAME_COLUMNS, TICKER_RE
-from events.tabular import Table, read_table
+from events.tabular import Table, decode_text, read_table
 
 
 def bundled_path(name: str) -> Path:
@@ -36,6 +36,7 @@ class EventCalendar:
 
     frame: pd.DataFrame
     fingerprints: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # how files that were not plain UTF-8 were read, one line each
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -55,7 +56,7 @@ class EventCalendar:
         if min_confidence:
             order = {"low": 0, "medium": 1, "high": 2}
             f = f[(f["confidence"].map(order) >= order[min_confidence]).astype(bool)]
-        return EventCalendar(f.copy(), dict(self.fingerprints))
+        return EventCalendar(f.copy(), dict(self.fingerprints), list(self.notes))
 
 
 def _split_tickers(text: str | None) -> tuple[str, ...]:
@@ -131,7 +132,7 @@ def load_calendar(
         empty["scheduled"] = pd.Series(dtype=bool)
         return EventCalendar(empty, {})
     problems: list[Problem] = []
-    frames, prints = [], {}
+    frames, prints, notes = [], {}, []
     for path, kind in files:
         cols = EARNINGS_COLUMNS if kind == "earnings" else EVENT_COLUMNS
         table, probs = read_table(path, cols, name=str(path), raise_errors=False)
@@ -139,6 +140,7 @@ def load_calendar(
         if table is None:
             continue
         prints[str(path)] = table.sha256
+        notes += [f"{path}: {n}" for n in table.notes]
         rows = _earnings_rows(table) if kind == "earnings" else _event_rows(table, problems)
         rows["_line"] = list(table.lines)
         frames.append(rows)
@@ -177,13 +179,18 @@ def load_calendar(
     cols = FRAME_COLUMNS + ["day0"] + (["fiscal_quarter"] if "fiscal_quarter" in f else [])
     f = f[cols].sort_values(["day0", "date", "event_id"], kind="stable").reset_index(drop=True)
     f["scheduled"] = f["scheduled"].astype(bool)
-    return EventCalendar(f, prints)
+    return EventCalendar(f, prints, notes)
 
 
 def _looks_like_earnings(path: Path) -> bool:
+    """Whether a file's header is the earnings calendar's (decoded as :func:`events.tabular.decode_text` reads it;
+    a file that cannot be read or decoded is taken for an event file, whose reader then says what is wrong)."""
     try:
-        with open(path, encoding="utf-8-sig") as fh:
-            header = fh.readline()
+        data = path.read_bytes()[:65536]
     except OSError:
         return False
+    text, _, bad = decode_text(data, str(path))
+    if bad is not None or text is None:
+        return False
+    header = text.splitlines()[0] if text else ""
     return "fiscal_quarter" in header and "event_id" not in header

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -49,6 +50,7 @@ class Table:
     path: str
     sha256: str
     lines: tuple[int, ...] = field(repr=False, default=())
+    notes: tuple[str, ...] = ()  # how the file was read when it was not plain UTF-8 (e.g. decoded as UTF-16)
 
     def line_of(self, row: int) -> int:
         """Physical file line where data row ``row`` (0-based) starts."""
@@ -73,6 +75,41 @@ def _record_lines(text: str) -> list[int]:
             starts.append(prev_end + 1)
         prev_end = reader.line_num
     return starts
+
+
+_CONTROL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control bytes other than tab, line feed, carriage return
+
+
+def decode_text(data: bytes, label: str) -> tuple[str | None, str | None, Problem | None]:
+    """Bytes of a CSV file -> ``(text, note, problem)``.
+
+    UTF-8 (with or without a byte-order mark) is read as it is. UTF-16 with a byte-order mark (what Excel's
+    "Unicode text" and some exports write) is decoded, with a note saying so. Other bytes that are not UTF-8 are
+    decoded as Windows-1252 (Excel's "CSV" on Windows) with a note naming the first such byte and the character it
+    became, so the user can check it; a file with NUL or other control bytes is refused as binary."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "decoded as UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8 to silence this", None
+        except UnicodeDecodeError as exc:
+            return None, None, Problem(f"starts with a UTF-16 byte-order mark but is not UTF-16 text (byte {exc.start})", path=label,
+                                       expected="UTF-8 text")
+    m = _CONTROL_RE.search(data)
+    if m:
+        i = m.start()
+        return None, None, Problem(f"a binary file, not CSV text (control byte 0x{data[i]:02x} at byte {i})", path=label,
+                                   expected="a CSV text file (UTF-8)")
+    try:
+        return data.decode("utf-8-sig"), None, None
+    except UnicodeDecodeError as exc:
+        first = exc.start
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        return None, None, Problem(f"not UTF-8 text (byte {first}), nor Windows-1252 (byte {exc.start})", path=label, expected="UTF-8 text")
+    line = data[:first].count(b"\n") + 1
+    ch = bytes([data[first]]).decode("cp1252")
+    return text, (f"not UTF-8: decoded as Windows-1252 (line {line}: byte 0x{data[first]:02x} read as {ch!r}); "
+                  "check the text and save the file as UTF-8 to silence this"), None
 
 
 def read_table(
@@ -105,11 +142,11 @@ def read_table(
             raise InputError(Problem(f"cannot read file: {exc.strerror}", path=label))
     digest = sha256_bytes(data)
     problems: list[Problem] = []
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(f"not UTF-8 text (byte {exc.start})", path=label))
+    text, note, bad = decode_text(data, label)
+    if bad is not None:
+        problems.append(bad)
         return _finish(None, problems, raise_errors)
+    notes = (note,) if note else ()
     if not text.strip():
         problems.append(Problem("file is empty", path=label, expected="a header line and data rows"))
         return _finish(None, problems, raise_errors)
@@ -121,6 +158,13 @@ def read_table(
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c, spec in columns.items() if spec.required and c not in raw.columns]
     if missing:
+        header = text.splitlines()[0] if text else ""
+        for sep, word in ((";", "semicolons"), ("\t", "tabs")):
+            if sep in header and "," not in header:
+                problems.append(Problem(f"the header is separated by {word}, not commas (as a spreadsheet with a decimal comma saves CSV)",
+                                        path=label, line=1, expected="a comma-separated file with points as decimal marks "
+                                        "(save as 'CSV UTF-8 (comma delimited)')"))
+                return _finish(None, problems, raise_errors)
         problems.append(
             Problem(
                 f"missing column(s) {', '.join(missing)}",
@@ -146,7 +190,7 @@ def read_table(
         if col not in raw.columns:  # optional and absent
             out[col] = pd.Series([np.nan] * len(raw), index=raw.index)
     frame = pd.DataFrame(out, index=raw.index)
-    table = Table(frame=frame, path=label, sha256=digest, lines=tuple(lines))
+    table = Table(frame=frame, path=label, sha256=digest, lines=tuple(lines), notes=notes)
     return _finish(table, problems, raise_errors)
 
 

@@ -1,0 +1,102 @@
+"""The catalogue of bad input (issue 12, growing): each case is a file or an argument a real user produces, and what
+aibt must do with it. Refused cases exit 2 with a message naming the file (or option), line or key, what was found
+and what was expected, print no traceback and leave no output behind; accepted odd cases (an Excel UTF-16 or
+Windows-1252 event file) exit 0 and say how the file was read."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backtests.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = (ROOT / "events" / "data" / "ai_infra_events.csv").read_text(encoding="utf-8").splitlines()
+GOOD = "\n".join([EVENTS[0], EVENTS[1].replace("OpenAI opens", "OpenAI öffnet"), *EVENTS[2:4]]) + "\n"
+
+
+def _write(folder: Path, name: str, content) -> Path:
+    p = folder / name
+    if isinstance(content, bytes):
+        p.write_bytes(content)
+    else:
+        p.write_text(content, encoding="utf-8")
+    return p
+
+
+#: (case id, files to write {name: text or bytes}, argv with {dir} for the folder, exit code, substrings of the message)
+CASES = [
+    # run configs
+    ("config-list", {"c.yaml": "- strategy\n- costs\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["c.yaml, line 1", "YAML list, not a mapping", "expected a mapping of sections"]),
+    ("config-string", {"c.yaml": "default\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["YAML string, not a mapping"]),
+    ("config-number", {"c.yaml": "42\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["YAML number, not a mapping"]),
+    ("config-empty", {"c.yaml": ""}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["the config is empty", "default.yaml"]),
+    ("config-comments-only", {"c.yaml": "# nothing yet\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["the config is empty"]),
+    ("config-duplicate-top-key", {"c.yaml": "name: a\nname: b\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["line 2", "key 'name' appears twice", "lines 1 and 2"]),
+    ("config-duplicate-nested-key", {"c.yaml": "costs:\n  slippage_bps: 1\n  slippage_bps: 5\n"},
+     ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["line 3", "'slippage_bps' appears twice"]),
+    ("config-not-yaml", {"c.yaml": "strategy: [unclosed\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["not valid YAML"]),
+    ("config-missing", {}, ["run", "--config", "{dir}/nope.yaml", "--out", "{dir}/out"], 2, ["config file not found"]),
+    ("config-section-not-mapping", {"c.yaml": "costs: 5\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["field 'costs'", "expected a mapping of commission_bps, slippage_bps, borrow_bps, got the number 5"]),
+    ("config-event-file-binary", {"c.yaml": "events: {files: [ev.csv]}\n", "ev.csv": b"\x89PNG\r\n\x1a\n\x00\x00"},
+     ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["ev.csv", "a binary file, not CSV text"]),
+    ("run-engine-unknown", {}, ["run", "--engine", "turbo", "--out", "{dir}/out"], 2, ["--engine", "turbo"]),
+    # event files
+    ("events-binary", {"ev.csv": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"}, ["events", "validate", "{dir}/ev.csv"], 2,
+     ["ev.csv", "a binary file, not CSV text", "control byte 0x1a at byte 6"]),
+    ("events-semicolons", {"ev.csv": GOOD.replace(",", ";")}, ["events", "validate", "{dir}/ev.csv"], 2,
+     ["ev.csv, line 1", "separated by semicolons", "comma-separated"]),
+    ("events-tabs", {"ev.csv": GOOD.replace(",", "\t")}, ["events", "validate", "{dir}/ev.csv"], 2, ["separated by tabs"]),
+    ("events-empty", {"ev.csv": ""}, ["events", "validate", "{dir}/ev.csv"], 2, ["ev.csv", "file is empty"]),
+    ("events-header-only", {"ev.csv": EVENTS[0] + "\n"}, ["events", "validate", "{dir}/ev.csv"], 2, ["no data rows"]),
+    ("events-missing-column", {"ev.csv": GOOD.replace("headline,", "title,", 1)}, ["events", "validate", "{dir}/ev.csv"], 2,
+     ["line 1", "missing column(s) headline"]),
+    ("events-bad-date", {"ev.csv": GOOD.replace("2022-11-30", "30/11/2022")}, ["events", "validate", "{dir}/ev.csv"], 2,
+     ["line 2", "date", "30/11/2022"]),
+    ("events-bad-time", {"ev.csv": GOOD.replace(",unknown,false,OPENAI", ",midnight,false,OPENAI")}, ["events", "validate", "{dir}/ev.csv"], 2,
+     ["line 2", "time", "midnight"]),
+    ("events-missing-file", {}, ["events", "validate", "{dir}/none.csv"], 2, ["none.csv"]),
+    ("events-since-garbage", {}, ["events", "list", "--since", "last week"], 2, ["--since", "not a date: 'last week'", "YYYY-MM-DD"]),
+    ("events-since-impossible-date", {}, ["events", "list", "--since", "2025-02-30"], 2, ["not a date: '2025-02-30'"]),
+    ("events-unknown-category", {}, ["events", "list", "--category", "ai_chips"], 2,
+     ["--category", "unknown category 'ai_chips'", "custom_silicon", "capex_guidance"]),
+    # sweep specs
+    ("spec-duplicate-key", {"s.yaml": "base: default\nparams: {costs.slippage_bps: [1, 2]}\nparams: {costs.commission_bps: [1]}\n"
+                                       "search: grid\nmetric: sharpe\n"},
+     ["sweep", "run", "{dir}/s.yaml", "--db", "{dir}/s.db"], 2, ["s.yaml", "'params' appears twice"]),
+    ("spec-list", {"s.yaml": "- base\n- params\n"}, ["sweep", "run", "{dir}/s.yaml", "--db", "{dir}/s.db"], 2,
+     ["s.yaml", "expected a mapping, got list", "base, params, search, metric"]),
+    ("sweep-fast-on-dask", {"s.yaml": "base: default\nparams: {costs.slippage_bps: [1, 2]}\nsearch: grid\nmetric: sharpe\n"},
+     ["sweep", "run", "{dir}/s.yaml", "--db", "{dir}/s.db", "--engine", "fast", "--backend", "dask"], 2, ["--backend", "fast engine"]),
+]
+
+
+@pytest.mark.parametrize("case,files,argv,code,needles", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_clearly_and_leaves_nothing(tmp_path, capsys, case, files, argv, code, needles):
+    for name, content in files.items():
+        _write(tmp_path, name, content)
+    before = {p.name for p in tmp_path.iterdir()}
+    assert main([a.replace("{dir}", str(tmp_path)) for a in argv]) == code
+    out, err = capsys.readouterr()
+    text = out + err
+    assert "Traceback" not in text
+    for n in needles:
+        assert n in text, f"{case}: {n!r} not in {text!r}"
+    assert {p.name for p in tmp_path.iterdir()} == before, "something was written"
+
+
+@pytest.mark.parametrize("encoding,note", [("utf-16", "decoded as UTF-16"), ("cp1252", "decoded as Windows-1252 (line 2: byte 0xf6 read as 'ö')")])
+def test_excel_encodings_are_read_and_said(tmp_path, capsys, encoding, note):
+    """Excel writes UTF-16 ('Unicode text') or Windows-1252 ('CSV' on Windows): read, and the user is told how."""
+    p = tmp_path / "ev.csv"
+    p.write_bytes(GOOD.encode(encoding))
+    assert main(["events", "validate", str(p)]) == 0
+    out, err = capsys.readouterr()
+    assert note in err and "ok, 3 events" in out
+    from events.loader import load_calendar
+
+    cal = load_calendar([p], bundled=False, earnings=False)
+    assert "OpenAI öffnet" in cal.frame["headline"].iloc[0] and len(cal.notes) == 1
