@@ -41,19 +41,19 @@ def cli():
 def _config_named(config_path):
     """Input errors found while running a config (a strategy's plan, the event
     selection) name the config file when they name no file of their own."""
-    from backtests.config import bundled_config
+    from backtests.config import config_path as resolve_path
 
     try:
         yield
     except InputError as exc:
-        src = str(config_path or bundled_config("default"))
+        src = str(resolve_path(config_path))
         raise InputError([p if p.path else dataclasses.replace(p, path=src) for p in exc.problems]) from None
 
 
 # ---------------------------------------------------------------- run
 @cli.command("run")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Run config YAML (default: the bundled default config; see backtests/configs/).")
+              help="Run config: a YAML file, or the name of a shipped config ('aibt configs' lists them; default: default).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run directory (default reports/<name>-<UTC time>): a new path, an empty directory or a previous run directory, "
                    "which is replaced; a folder holding anything else is refused (exit 2).")
@@ -134,6 +134,25 @@ def run_cmd(config_path, out, engine):
     click.echo(f"run directory: {path}")
     if cfg["output"]["tearsheet"]:
         click.echo(f"tear sheet:    {path / 'tearsheet.html'}")
+
+
+@cli.command("configs")
+def configs_cmd():
+    """List the shipped run configs (use one with 'aibt run --config NAME')."""
+    import yaml
+
+    from backtests.config import bundled_config, bundled_configs
+
+    rows = []
+    for name in bundled_configs():
+        doc = yaml.safe_load(bundled_config(name).read_text(encoding="utf-8")) or {}
+        kind = (doc.get("strategy") or {}).get("kind", "event_window")
+        rows.append((name, kind, " ".join(str(doc.get("description") or "").split())))
+    width = max(len(r[0]) for r in rows)
+    kw = max(len(r[1]) for r in rows)
+    for name, kind, desc in rows:
+        click.echo(f"{name:{width}s}  {kind:{kw}s}  {desc}")
+    click.echo(f"{len(rows)} configs in {bundled_config('default').parent}; run one with: aibt run --config NAME")
 
 
 @cli.command("tearsheet")

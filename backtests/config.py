@@ -288,12 +288,16 @@ def _yaml_kind(v) -> str:
 
 
 def load_config(path: str | Path | None = None) -> dict:
-    """Read a YAML config file (default: the bundled default config) and resolve it."""
-    p = Path(path) if path else bundled_config("default")
+    """Read a YAML config file and resolve it. ``path``: a file, or the name of a shipped config (``earnings_only``,
+    see :func:`bundled_configs`) when no such file exists; None is the bundled default config."""
+    p = config_path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(Problem("config file not found", path=str(p), expected="a YAML run config, e.g. backtests/configs/default.yaml"))
+        raise InputError(Problem("config file not found", path=str(p),
+                                 expected="a YAML run config file, or the name of a shipped config: " + ", ".join(bundled_configs())))
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(f"cannot read the config: {exc}", path=str(p), expected="a UTF-8 YAML file"))
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -329,6 +333,18 @@ def position_label(cfg: dict) -> str:
 
 def bundled_config(name: str) -> Path:
     return Path(str(resources.files("backtests") / "configs" / f"{name}.yaml"))
+
+
+def config_path(path: str | Path | None) -> Path:
+    """The file a ``--config`` value names: the path itself when it exists (or looks like a path), else the shipped
+    config of that name (``aibt run --config earnings_only``); the bundled default for None."""
+    if not path:
+        return bundled_config("default")
+    p = Path(path)
+    name = str(path)
+    if not p.exists() and "/" not in name and not name.endswith((".yaml", ".yml")) and name in bundled_configs():
+        return bundled_config(name)
+    return p
 
 
 def bundled_configs() -> list[str]:

@@ -39,6 +39,8 @@ CASES = [
      ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["line 3", "'slippage_bps' appears twice"]),
     ("config-not-yaml", {"c.yaml": "strategy: [unclosed\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["not valid YAML"]),
     ("config-missing", {}, ["run", "--config", "{dir}/nope.yaml", "--out", "{dir}/out"], 2, ["config file not found"]),
+    ("config-unknown-name", {}, ["run", "--config", "earnings_onyl", "--out", "{dir}/out"], 2,
+     ["earnings_onyl: config file not found", "the name of a shipped config", "earnings_only"]),
     ("config-section-not-mapping", {"c.yaml": "costs: 5\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
      ["field 'costs'", "expected a mapping of commission_bps, slippage_bps, borrow_bps, got the number 5"]),
     ("config-event-file-binary", {"c.yaml": "events: {files: [ev.csv]}\n", "ev.csv": b"\x89PNG\r\n\x1a\n\x00\x00"},
@@ -100,3 +102,13 @@ def test_excel_encodings_are_read_and_said(tmp_path, capsys, encoding, note):
 
     cal = load_calendar([p], bundled=False, earnings=False)
     assert "OpenAI öffnet" in cal.frame["headline"].iloc[0] and len(cal.notes) == 1
+
+
+def test_a_shipped_config_is_found_by_name_and_listed(capsys):
+    from backtests.config import bundled_config, bundled_configs, load_config
+
+    assert load_config("earnings_only") == load_config(bundled_config("earnings_only"))
+    assert main(["configs"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in bundled_configs()) and "aibt run --config NAME" in out
+    assert "pre_earnings_runup   pre_earnings_runup" in out
