@@ -177,7 +177,11 @@ def read_table(
     if raw.empty:
         problems.append(Problem("no data rows", path=label, expected="at least one row below the header"))
         return _finish(None, problems, raise_errors)
-    lines = _record_lines(text)
+    try:
+        lines = _record_lines(text)
+    except csv.Error as exc:  # e.g. a lone carriage return (an old Mac line ending) inside a row
+        problems.append(Problem(f"not a well-formed CSV file: {exc}", path=label, expected="rows ending in a line feed (or CR LF)"))
+        return _finish(None, problems, raise_errors)
     out = {}
     for col in raw.columns:
         spec = columns.get(col)
