@@ -293,9 +293,21 @@ def events_list(categories, tickers, since, files, no_earnings):
 @click.argument("path", type=click.Path(dir_okay=False))
 def events_validate(path):
     """Check a user event file; report every problem (exit 2 if any)."""
+    from backtests.market.marketdata import bundled_price_path, cache_price_path
+
     cal = _calendar([path], bundled=False)
     for n in cal.notes:
         click.echo(f"note: {n}", err=True)
+    # a ticker without prices is allowed (news can concern a stock aibt holds no data for) but said: it may be a typo
+    unpriced: dict[str, list[str]] = {}
+    for eid, ts in zip(cal.frame["event_id"], cal.frame["tickers"]):
+        for t in ts:
+            if not bundled_price_path(t).exists() and not cache_price_path(t).exists():
+                unpriced.setdefault(t, []).append(eid)
+    for t, ids in sorted(unpriced.items()):
+        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        click.echo(f"note: {path}: tickers_affected '{t}' has no price data (bundled or refreshed) in {len(ids)} event(s): {shown}; "
+                   f"such an event cannot be measured on {t} (check the spelling, or 'aibt data refresh --tickers {t}')", err=True)
     click.echo(f"{path}: ok, {len(cal)} events, {cal.frame['day0'].min().date()}..{cal.frame['day0'].max().date()}")
 
 

@@ -12,6 +12,7 @@ from backtests.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = (ROOT / "events" / "data" / "ai_infra_events.csv").read_text(encoding="utf-8").splitlines()
+PRICES = (ROOT / "backtests" / "data" / "prices" / "AMZN.csv").read_text(encoding="utf-8").splitlines()
 GOOD = "\n".join([EVENTS[0], EVENTS[1].replace("OpenAI opens", "OpenAI öffnet"), *EVENTS[2:4]]) + "\n"
 
 
@@ -65,6 +66,16 @@ CASES = [
     ("events-since-impossible-date", {}, ["events", "list", "--since", "2025-02-30"], 2, ["not a date: '2025-02-30'"]),
     ("events-unknown-category", {}, ["events", "list", "--category", "ai_chips"], 2,
      ["--category", "unknown category 'ai_chips'", "custom_silicon", "capex_guidance"]),
+    ("events-unpriced-ticker", {"ev.csv": GOOD.replace("MSFT;GOOGL;AMZN;META;NVDA", "MSFT;AMNZ")}, ["events", "validate", "{dir}/ev.csv"], 0,
+     ["ok, 3 events", "tickers_affected 'AMNZ' has no price data", "chatgpt_launch", "check the spelling"]),
+    # price files
+    ("prices-weekend-row", {"p.csv": PRICES[0] + "\n" + PRICES[1] + "\n" + PRICES[1].replace("2015-01-02", "2015-01-03") + "\n"
+                            + "\n".join(PRICES[2:40]) + "\n"},
+     ["data", "check", "{dir}/p.csv"], 2, ["p.csv, line 3, field 'date'", "2015-01-03 (Saturday) is not an NYSE session"]),
+    ("prices-missing-session", {"p.csv": "\n".join([PRICES[0], PRICES[1], *PRICES[3:40]]) + "\n"}, ["data", "check", "{dir}/p.csv"], 2,
+     ["field 'date'", "1 NYSE session(s)", "have no row: 2015-01-05"]),
+    ("prices-holiday-row", {"p.csv": "\n".join([PRICES[0], PRICES[1], *PRICES[2:11], PRICES[11].replace("2015-01-16", "2015-01-19"), *PRICES[12:40]]) + "\n"},
+     ["data", "check", "{dir}/p.csv"], 2, ["2015-01-19 (Monday) is not an NYSE session"]),
     # sweep specs
     ("spec-duplicate-key", {"s.yaml": "base: default\nparams: {costs.slippage_bps: [1, 2]}\nparams: {costs.commission_bps: [1]}\n"
                                        "search: grid\nmetric: sharpe\n"},

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from events.errors import InputError
+from events.errors import InputError, Problem
 from events.tabular import Column, check_sorted_unique_dates, read_table, rows_problems
 
 PRICE_COLUMNS = {
@@ -110,12 +110,38 @@ def parse_prices(source: str | Path | bytes, *, ticker: str, origin: str, name: 
         "low {row[low]} is above min(open, close)",
         "low <= min(open, close)",
     )
+    if not problems:
+        problems += session_problems(table)
     if problems:
         raise InputError(problems)
     frame = f[list(PRICE_COLUMNS)].set_index("date")
     frame.index.name = "date"
     frame = frame.astype(float)
     return PriceData(ticker=ticker, frame=frame, source=origin, path=table.path, sha256=table.sha256)
+
+
+def session_problems(table, show: int = 5) -> list[Problem]:
+    """Rows dated on a day the NYSE did not trade (a weekend, a holiday), each with its line, and sessions missing
+    between the file's first and last date (one problem listing the first ``show``). Daily prices are one row per
+    NYSE session (exchange_calendars' XNYS)."""
+    from events.calendar import sessions_between
+
+    f = table.frame
+    dates = pd.DatetimeIndex(f["date"])
+    if not len(dates):
+        return []
+    sessions = sessions_between(dates.min(), dates.max())
+    out = []
+    for i in np.flatnonzero(~dates.isin(sessions)):
+        d = dates[i]
+        out.append(Problem(f"{d.date()} ({d.day_name()}) is not an NYSE session", path=table.path, line=table.line_of(int(i)), field="date",
+                           expected="one row per NYSE trading day (no weekends or exchange holidays)"))
+    missing = sessions[~sessions.isin(dates)]
+    if len(missing):
+        first = ", ".join(str(d.date()) for d in missing[:show]) + (", ..." if len(missing) > show else "")
+        out.append(Problem(f"{len(missing)} NYSE session(s) between {dates.min().date()} and {dates.max().date()} have no row: {first}",
+                           path=table.path, field="date", expected="a row for every NYSE session in the file's range"))
+    return out
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
