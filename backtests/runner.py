@@ -169,6 +169,15 @@ def plan_run(cfg: dict) -> Planned:
             raise InputError(Problem(f"{t} prices are not on the same sessions as {u['target']}", path=prices[t].path, field="date", expected="identical session calendars"))
     start = pd.Timestamp(cfg["dates"]["start"])
     end = pd.Timestamp(cfg["dates"]["end"]) if cfg["dates"]["end"] else all_sessions[-1]
+    # a run covers the dates its config.yaml says, or it is refused: never silently clipped to the data
+    first, last = all_sessions[0], all_sessions[-1]
+    if start < first:
+        raise InputError(Problem(f"start {start.date()} is before the price data, which begins {first.date()}", field="dates.start",
+                                 expected=f"a start on or after {first.date()}"))
+    if end > last:
+        raise InputError(Problem(f"end {end.date()} is after the price data, which ends {last.date()}", field="dates.end",
+                                 expected=f"an end on or before {last.date()}, or null for the last session "
+                                          "('aibt data refresh' extends the data)"))
     sessions = all_sessions[(all_sessions >= start) & (all_sessions <= end)]
     if len(sessions) < 30:
         raise InputError(Problem(f"only {len(sessions)} sessions between {start.date()} and {end.date()}", field="dates", expected="a range of at least 30 sessions inside the price data"))

@@ -46,6 +46,12 @@ CASES = [
      ["field 'costs'", "expected a mapping of commission_bps, slippage_bps, borrow_bps, got the number 5"]),
     ("config-event-file-binary", {"c.yaml": "events: {files: [ev.csv]}\n", "ev.csv": b"\x89PNG\r\n\x1a\n\x00\x00"},
      ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["ev.csv", "a binary file, not CSV text"]),
+    ("config-start-before-data", {"c.yaml": "dates: {start: 2010-01-04}\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["c.yaml, field 'dates.start'", "start 2010-01-04 is before the price data, which begins 2015-01-02"]),
+    ("config-end-after-data", {"c.yaml": "dates: {start: 2024-01-02, end: 2031-12-31}\n"},
+     ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["field 'dates.end'", "end 2031-12-31 is after the price data", "or null"]),
+    ("config-end-before-start", {"c.yaml": "dates: {start: 2024-01-02, end: 2023-12-29}\n"},
+     ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["field 'dates.end'", "end is not after start"]),
     ("run-engine-unknown", {}, ["run", "--engine", "turbo", "--out", "{dir}/out"], 2, ["--engine", "turbo"]),
     # event files
     ("events-binary", {"ev.csv": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"}, ["events", "validate", "{dir}/ev.csv"], 2,
