@@ -1,27 +1,35 @@
 # The README's two commands: `make run` (set up + main job) and `make test` (set up + tests).
+# `make run` installs aibt with what the main job needs; `make test` adds the test and Dask extras.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.aibt-installed
+RUN_STAMP := $(VENV)/.aibt-installed
+TEST_STAMP := $(VENV)/.aibt-installed-test
 
 .PHONY: setup run test bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(TEST_STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,dist]'
-	touch $(STAMP)
+	touch $(RUN_STAMP) $(TEST_STAMP)
 
-setup: $(STAMP)
+setup: $(RUN_STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/aibt data status
 	$(BIN)/aibt run
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(RUN_STAMP)
 	$(BIN)/python -m backtests.bench
 
 clean:
