@@ -224,13 +224,19 @@ def data_status(tickers):
 @click.option("--start", default=None, help="First date to download, YYYY-MM-DD (default 2015-01-02).")
 @click.option("--end", default=None, help="Last date (exclusive), YYYY-MM-DD (default: today).")
 def data_refresh(tickers, start, end):
-    """Download prices with yfinance into the user cache (atomic; keeps old data on failure)."""
+    """Download prices with yfinance into the user cache (atomic; keeps old data on failure).
+
+    Exit 0 when every ticker was refreshed or already up to date; exit 3 when Yahoo Finance could not be reached
+    or returned nothing usable for some ticker (one line each says which; their data on disk is unchanged)."""
     from backtests.market.refresh import DEFAULT_START, refresh
 
     report = refresh(_ticker_list(tickers), start or DEFAULT_START, end, log=click.echo, progress=None)
-    if report.offline:
+    if report.ok:
         return 0
-    return 0 if report.ok else 1
+    failed = sorted(t for t, st in report.status.items() if st == "failed")
+    click.echo(f"aibt: {len(failed)} of {len(report.status)} ticker(s) not refreshed ({', '.join(failed)}); "
+               "the data on disk for them is unchanged", err=True)
+    return 3  # DESIGN.md: an outside source could not be reached or returned nothing usable
 
 
 @data.command("check")

@@ -142,28 +142,40 @@ def test_empty_download_fails_cleanly():
     assert rep.status["AMZN"] == "failed" and "no rows" in rep.detail["AMZN"]
 
 
-def test_network_unreachable_says_so_once_and_writes_nothing(isolated_cache):
-    lines = []
+def test_network_unreachable_says_so_per_ticker_tries_once_and_writes_nothing(isolated_cache):
+    lines, calls = [], []
 
     def offline(ticker, start, end):
+        calls.append(ticker)
         raise ConnectionError("Could not resolve host: query2.example")
 
     rep = refresh(["AMZN", "MSFT"], download=offline, log=lines.append)
-    assert rep.offline and "network unreachable" in rep.offline
-    assert len(lines) == 1
+    assert rep.offline and "network unreachable" in rep.offline and not rep.ok
+    assert calls == ["AMZN"]  # no point trying the next ticker once the network is known to be down
+    assert [ln.split(":")[0] for ln in lines] == ["AMZN", "MSFT"] and all("the data on disk is kept" in ln for ln in lines)
+    assert rep.status == {"AMZN": "failed", "MSFT": "failed"}
     assert not (isolated_cache / "prices").exists()
     assert load_prices(["AMZN"])["AMZN"].source == "bundled"
 
 
-def test_cli_refresh_offline_exits_0(monkeypatch, capsys):
+def test_cli_refresh_offline_exits_3_with_a_line_per_ticker_and_no_library_noise(monkeypatch, capsys, caplog, isolated_cache):
+    """DESIGN.md: 3 when an outside source could not be reached and nothing was changed, so a cron job can tell."""
+    import logging
+
     import backtests.market.refresh as r
 
     def offline(ticker, start, end):
+        logging.getLogger("yfinance").error("Failed to get ticker %r reason: DNS", ticker)  # what yfinance itself logs
         raise OSError("Network is unreachable")
 
     from backtests.cli import main
 
     # refresh() binds the downloader at definition time, so patch its keyword default
     monkeypatch.setitem(r.refresh.__kwdefaults__, "download", offline)
-    assert main(["data", "refresh", "--tickers", "AMZN"]) == 0
-    assert "network unreachable" in capsys.readouterr().out
+    assert main(["data", "refresh", "--tickers", "AMZN,MSFT"]) == 3
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].startswith("AMZN: not refreshed: network unreachable") and out.splitlines()[1].startswith("MSFT:")
+    assert "2 of 2 ticker(s) not refreshed (AMZN, MSFT)" in err
+    assert "Failed to get ticker" not in out + err and "Traceback" not in out + err
+    assert not [rec for rec in caplog.records if rec.name == "yfinance"]  # yfinance's own log is silenced during a refresh
+    assert not (isolated_cache / "prices").exists()

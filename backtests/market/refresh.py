@@ -208,8 +208,26 @@ def refresh(
     backoff (``backoff * 2**k`` seconds). ``progress=None`` shows a progress
     bar on a terminal (tqdm), ``False`` never.
     """
+    import logging
+
     from tqdm import tqdm
 
+    # yfinance logs its own retries and failures to stderr; the report below says what happened, one line a ticker
+    quiet = logging.getLogger("yfinance")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL + 1)
+    try:
+        return _refresh(tickers, start, end, download, retries, backoff, sleep, log, progress, tqdm)
+    finally:
+        quiet.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _refresh(tickers, start, end, download, retries, backoff, sleep, log, progress, tqdm) -> RefreshReport:
     report = RefreshReport()
     current = load_prices([t for t in tickers if t.upper() in BUNDLED_TICKERS or cache_price_path(t).exists()])
     # tqdm: disable=None hides the bar when stderr is not a terminal
@@ -230,8 +248,10 @@ def refresh(
             report.status[t] = "updated"
             report.detail[t] = f"{checked.first.date()}..{checked.last.date()} ({len(checked.frame)} sessions)"
         except NetworkUnavailable as exc:
-            report.offline = f"network unreachable ({exc}); keeping the data already on disk"
-            log(report.offline)
+            report.offline = f"network unreachable ({_first_line(exc)})"
+            for rest in [x.upper() for x in tickers][list(x.upper() for x in tickers).index(t):]:
+                report.status[rest], report.detail[rest] = "failed", f"not refreshed: {report.offline}; the data on disk is kept"
+                log(f"{rest}: {report.detail[rest]}")
             break
         except (RateLimited, InputError) as exc:
             report.status[t], report.detail[t] = "failed", str(exc)
