@@ -525,9 +525,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        code = 1
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        click.echo("\naibt: interrupted; nothing half-written is left (a run directory only appears whole)", err=True)
+        code = 130
     except InputError as exc:
         click.echo(f"aibt: error: {exc}", err=True)
         code = 2

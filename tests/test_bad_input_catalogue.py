@@ -129,3 +129,49 @@ def test_a_shipped_config_is_found_by_name_and_listed(capsys):
     out = capsys.readouterr().out
     assert all(name in out for name in bundled_configs()) and "aibt run --config NAME" in out
     assert "pre_earnings_runup   pre_earnings_runup" in out
+
+
+# ---------------------------------------------------------------- faults while writing a run
+def _nostats_config(folder: Path) -> Path:
+    return _write(folder, "c.yaml", "dates: {start: 2024-01-02, end: 2024-12-31}\nevents: {earnings: false}\nstudy: {enabled: false}\n"
+                                     "output: {tearsheet: false}\nplacebo: {n: 20}\n")
+
+
+def test_disk_full_while_writing_a_run_says_so_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import backtests.reports.rundir as rundir
+
+    cfg = _nostats_config(tmp_path)
+    real = rundir.write_csv
+
+    def full(frame, path, *a, **k):
+        if Path(path).name == "trades.csv":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(frame, path, *a, **k)
+
+    monkeypatch.setattr(rundir, "write_csv", full)
+    out = tmp_path / "runs" / "r1"
+    assert main(["run", "--config", str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written: No space left on device (while writing trades.csv); nothing was written" in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()  # the parent made for the run is gone too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_ctrl_c_while_writing_a_run_stops_cleanly_and_keeps_the_previous_run(tmp_path, capsys, monkeypatch):
+    import backtests.reports.rundir as rundir
+
+    cfg = _nostats_config(tmp_path)
+    out = tmp_path / "r1"
+    assert main(["run", "--config", str(cfg), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rundir, "write_csv", interrupted)
+    assert main(["run", "--config", str(cfg), "--out", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # the earlier run is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "r1"]  # no half-written sibling

@@ -179,3 +179,18 @@ def test_cli_refresh_offline_exits_3_with_a_line_per_ticker_and_no_library_noise
     assert "Failed to get ticker" not in out + err and "Traceback" not in out + err
     assert not [rec for rec in caplog.records if rec.name == "yfinance"]  # yfinance's own log is silenced during a refresh
     assert not (isolated_cache / "prices").exists()
+
+
+def test_a_download_failing_mid_way_fails_that_ticker_only(isolated_cache):
+    """yfinance raising something unexpected for one ticker (here a KeyError from a changed reply) fails that ticker,
+    says why, writes nothing for it, and the next ticker is still tried."""
+    calls = []
+
+    def flaky(ticker, start, end):
+        calls.append(ticker)
+        raise KeyError("chart")
+
+    rep = refresh(["AMZN", "MSFT"], download=flaky)
+    assert calls == ["AMZN", "MSFT"] and rep.status == {"AMZN": "failed", "MSFT": "failed"}
+    assert "the download failed (KeyError: 'chart')" in rep.detail["AMZN"] and not rep.ok
+    assert not (isolated_cache / "prices").exists()

@@ -255,5 +255,7 @@ def _refresh(tickers, start, end, download, retries, backoff, sleep, log, progre
             break
         except (RateLimited, InputError) as exc:
             report.status[t], report.detail[t] = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - yfinance failing mid-download (a changed API, a truncated reply): this ticker fails
+            report.status[t], report.detail[t] = "failed", f"the download failed ({type(exc).__name__}: {_first_line(exc)}); the data on disk is kept"
         log(f"{t}: {report.status.get(t)} {report.detail.get(t, '')}")
     return report

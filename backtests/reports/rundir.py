@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import errno
 import os
 import platform
 import shutil
@@ -211,6 +212,9 @@ def check_out_dir(out: str | Path) -> Path:
     return out
 
 
+_WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
+
+
 @contextlib.contextmanager
 def atomic_directory(out: str | Path):
     """Yield a hidden temporary sibling of ``out``; on success it replaces
@@ -249,6 +253,13 @@ def atomic_directory(out: str | Path):
                 if out.is_dir() and any(out.iterdir()):
                     _check_existing(out)
                 raise _refuse(out, f"cannot be written ({exc.strerror or exc})", WRITABLE) from None
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_created(created)
+        if exc.errno in _WRITE_FAULTS:  # disk full, read-only, no permission: the folder cannot take the run, say so plainly
+            raise _refuse(out, f"cannot be written: {exc.strerror or exc} (while writing {Path(exc.filename).name if exc.filename else 'the run'}); "
+                               "nothing was written", WRITABLE) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_created(created)
