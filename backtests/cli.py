@@ -20,8 +20,16 @@ from events.errors import InputError, Problem
 def _ticker_list(option: str | None) -> list[str]:
     """``--tickers AMZN,msft`` -> ["AMZN", "MSFT"]; every bundled ticker when not given."""
     from backtests.market.marketdata import BUNDLED_TICKERS
+    from events.schema import TICKER_RE
 
-    return [t.strip().upper() for t in option.split(",") if t.strip()] if option else list(BUNDLED_TICKERS)
+    if not option:
+        return list(BUNDLED_TICKERS)
+    out = [t.strip().upper() for t in option.split(",") if t.strip()]
+    bad = [t for t in out if not TICKER_RE.match(t)]
+    if bad or not out:
+        raise InputError(Problem(f"not a ticker: {', '.join(repr(t) for t in bad) or repr(option)}", field="--tickers",
+                                 expected="comma-separated tickers such as AMZN,MSFT (letters, digits, '.' or '-', up to 10)"))
+    return out
 
 
 def _echo_table(frame, **kw) -> None:

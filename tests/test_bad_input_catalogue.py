@@ -18,6 +18,7 @@ GOOD = "\n".join([EVENTS[0], EVENTS[1].replace("OpenAI opens", "OpenAI öffnet")
 
 def _write(folder: Path, name: str, content) -> Path:
     p = folder / name
+    p.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, bytes):
         p.write_bytes(content)
     else:
@@ -82,6 +83,40 @@ CASES = [
      ["field 'date'", "1 NYSE session(s)", "have no row: 2015-01-05"]),
     ("prices-holiday-row", {"p.csv": "\n".join([PRICES[0], PRICES[1], *PRICES[2:11], PRICES[11].replace("2015-01-16", "2015-01-19"), *PRICES[12:40]]) + "\n"},
      ["data", "check", "{dir}/p.csv"], 2, ["2015-01-19 (Monday) is not an NYSE session"]),
+    ("prices-negative-close", {"p.csv": "\n".join([PRICES[0], PRICES[1], PRICES[2].replace(",15.1095,15.1095,", ",-15.1095,15.1095,")]) + "\n"},
+     ["data", "check", "{dir}/p.csv"], 2, ["p.csv, line 3, field 'close'"]),
+    ("prices-high-below-open", {"p.csv": "\n".join([PRICES[0], PRICES[1], PRICES[2].replace(",15.419,", ",14.0,")]) + "\n"},
+     ["data", "check", "{dir}/p.csv"], 2, ["line 3, field 'high'", "high 14.0 is below max(open, close)"]),
+    ("prices-text-number", {"p.csv": "\n".join([PRICES[0], PRICES[1], PRICES[2].replace("2015-01-05,15.3505", "2015-01-05,abc")]) + "\n"},
+     ["data", "check", "{dir}/p.csv"], 2, ["line 3, field 'open'", "not a number: 'abc'"]),
+    ("prices-out-of-order", {"p.csv": "\n".join([PRICES[0], PRICES[2], PRICES[1]]) + "\n"}, ["data", "check", "{dir}/p.csv"], 2,
+     ["line 3, field 'date'", "out-of-order date 2015-01-02 after 2015-01-05"]),
+    ("prices-duplicate-date", {"p.csv": "\n".join([PRICES[0], PRICES[1], PRICES[1]]) + "\n"}, ["data", "check", "{dir}/p.csv"], 2,
+     ["duplicate date 2015-01-02"]),
+    ("prices-missing-column", {"p.csv": "\n".join([PRICES[0].replace(",volume", ""), *[r.rsplit(",", 1)[0] for r in PRICES[1:4]]]) + "\n"},
+     ["data", "check", "{dir}/p.csv"], 2, ["line 1", "missing column(s) volume"]),
+    ("prices-binary", {"p.csv": b"PK\x03\x04\x14\x00\x06\x00"}, ["data", "check", "{dir}/p.csv"], 2, ["a binary file, not CSV text"]),
+    ("prices-missing-file", {}, ["data", "check", "{dir}/nofile.csv"], 2, ["nofile.csv: file not found"]),
+    ("refresh-bad-ticker", {}, ["data", "refresh", "--tickers", "AMZN,A B"], 2, ["--tickers", "not a ticker: 'A B'"]),
+    ("refresh-empty-tickers", {}, ["data", "refresh", "--tickers", " , "], 2, ["--tickers", "not a ticker"]),
+    ("signals-unknown-ticker", {}, ["signals", "show", "--ticker", "XYZ"], 2, ["--ticker", "no fundamentals for XYZ", "AMZN"]),
+    ("events-list-file-not-events", {"x.csv": "a,b\n1,2\n"}, ["events", "list", "--file", "{dir}/x.csv"], 2, ["x.csv, line 1", "missing column(s) event_id"]),
+    # run directories and reports
+    ("tearsheet-not-a-run", {"d/file.txt": "x"}, ["tearsheet", "{dir}/d"], 2, ["missing config.yaml", "a run directory written by 'aibt run'"]),
+    ("tearsheet-missing", {}, ["tearsheet", "{dir}/nowhere"], 2, ["nowhere: not a directory"]),
+    ("run-out-holds-other-files", {"d/notes.txt": "mine"}, ["run", "--out", "{dir}/d"], 2,
+     ["field '--out'", "not an aibt run directory", "notes.txt, which aibt never deletes"]),
+    ("run-out-under-a-file", {"f": "x"}, ["run", "--out", "{dir}/f/run"], 2, ["lies under", "which is a file"]),
+    ("study-unknown-model", {}, ["study", "--model", "fama_french"], 2, ["--model", "fama_french"]),
+    ("sweep-report-not-a-db", {"x.db": "hello\n"}, ["sweep", "report", "{dir}/x.db", "--out", "{dir}/rep"], 2, ["x.db: not an aibt sweep database"]),
+    ("sweep-report-missing-db", {}, ["sweep", "report", "{dir}/none.db", "--out", "{dir}/rep"], 2, ["none.db: sweep database not found"]),
+    ("sweep-status-not-a-db", {"x.db": "hello\n"}, ["sweep", "status", "{dir}/x.db"], 2, ["not an aibt sweep database"]),
+    ("sweep-zero-workers", {}, ["sweep", "run", str(ROOT / "backtests/sweeps/smoke.yaml"), "--db", "{dir}/s.db", "--workers", "0"], 2,
+     ["--workers", "0 is not in the range"]),
+    ("sweep-negative-budget", {}, ["sweep", "run", str(ROOT / "backtests/sweeps/smoke.yaml"), "--db", "{dir}/s.db", "--max-hours", "-1"], 2,
+     ["--max-hours"]),
+    ("sweep-db-is-a-directory", {"d/x": "x"}, ["sweep", "run", str(ROOT / "backtests/sweeps/smoke.yaml"), "--db", "{dir}/d"], 2,
+     ["--db", "is a directory"]),
     # sweep specs
     ("spec-duplicate-key", {"s.yaml": "base: default\nparams: {costs.slippage_bps: [1, 2]}\nparams: {costs.commission_bps: [1]}\n"
                                        "search: grid\nmetric: sharpe\n"},
@@ -97,14 +132,14 @@ CASES = [
 def test_bad_input_is_refused_clearly_and_leaves_nothing(tmp_path, capsys, case, files, argv, code, needles):
     for name, content in files.items():
         _write(tmp_path, name, content)
-    before = {p.name for p in tmp_path.iterdir()}
+    before = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")}
     assert main([a.replace("{dir}", str(tmp_path)) for a in argv]) == code
     out, err = capsys.readouterr()
     text = out + err
     assert "Traceback" not in text
     for n in needles:
         assert n in text, f"{case}: {n!r} not in {text!r}"
-    assert {p.name for p in tmp_path.iterdir()} == before, "something was written"
+    assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")} == before, "something was written"
 
 
 @pytest.mark.parametrize("encoding,note", [("utf-16", "decoded as UTF-16"), ("cp1252", "decoded as Windows-1252 (line 2: byte 0xf6 read as 'ö')")])
@@ -175,3 +210,28 @@ def test_ctrl_c_while_writing_a_run_stops_cleanly_and_keeps_the_previous_run(tmp
     assert "interrupted" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # the earlier run is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "r1"]  # no half-written sibling
+
+
+def test_bad_sweep_input_changes_nothing_in_an_existing_database(tmp_path, capsys):
+    """A finished sweep's database is byte-for-byte the same after refused calls on it."""
+    import hashlib
+
+    good = _write(tmp_path, "s.yaml", "base: {dates: {start: 2024-01-02, end: 2024-06-28}, events: {earnings: false}, placebo: {n: 10}}\n"
+                                      "params: {costs.slippage_bps: [1.0, 2.0]}\nsearch: grid\nmetric: sharpe\n")
+    db = tmp_path / "s.db"
+    assert main(["sweep", "run", str(good), "--db", str(db), "--engine", "fast", "--verify-top", "0", "--workers", "1"]) == 0
+
+    def state():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(tmp_path.glob("s.db*"))}
+
+    before = state()
+    bad_specs = {"dup.yaml": "base: default\nparams: {costs.slippage_bps: [1]}\nparams: {costs.slippage_bps: [2]}\nsearch: grid\nmetric: sharpe\n",
+                 "list.yaml": "- base\n", "badparam.yaml": "base: default\nparams: {costs.slipage_bps: [1, 2]}\nsearch: grid\nmetric: sharpe\n",
+                 "badmetric.yaml": "base: default\nparams: {costs.slippage_bps: [1]}\nsearch: grid\nmetric: profit\n"}
+    for name, text in bad_specs.items():
+        spec = _write(tmp_path, name, text)
+        assert main(["sweep", "run", str(spec), "--db", str(db)]) == 2, name
+    assert main(["sweep", "run", str(good), "--db", str(db), "--engine", "fast", "--backend", "dask"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "slipage_bps" in err and "profit" in err
+    assert state() == before
