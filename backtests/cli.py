@@ -32,11 +32,60 @@ def _ticker_list(option: str | None) -> list[str]:
     return out
 
 
-def _echo_table(frame, **kw) -> None:
+#: terminal width the tables are fitted to unless --wide
+WIDTH = 100
+
+
+def fit_width(frame, width: int = WIDTH, **kw) -> tuple[str, bool]:
+    """``frame`` as text no wider than ``width``: the longest text columns are shortened (ending in '...') until it
+    fits, never below 12 characters. Returns the text and whether anything was shortened."""
+    import pandas as pd
+
+    cut = False
+    caps: dict = {}
+    while True:
+        shown = frame.copy()
+        for c, n in caps.items():
+            shown[c] = shown[c].map(lambda v, n=n: v if not isinstance(v, str) or len(v) <= n else v[: n - 3] + "...")
+        text = shown.to_string(index=False, **kw)
+        over = max(len(line) for line in text.splitlines()) - width
+        if over <= 0:
+            return text, cut
+        texts = {c: int(shown[c].map(lambda v: len(v) if isinstance(v, str) else 0).max()) for c in shown.columns
+                 if shown[c].dtype == object or pd.api.types.is_string_dtype(shown[c])}
+        texts = {c: n for c, n in texts.items() if n > 12}
+        if not texts:  # numbers only: pandas wraps the columns into blocks of the width
+            return shown.to_string(index=False, line_width=width, **kw), True
+        c = max(texts, key=texts.get)
+        caps[c] = max(12, texts[c] - over)
+        cut = True
+
+
+def _echo_table(frame, fmt: str = "table", wide: bool = False, **kw) -> None:
+    """A table on stdout: fitted to 100 columns (``wide``: in full), or the whole frame as CSV or JSON records."""
+    if fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+        return
+    if fmt == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", indent=1))
+        return
     if frame.empty:
         click.echo("(nothing to show)")
-    else:
+        return
+    if wide:
         click.echo(frame.to_string(index=False, **kw))
+        return
+    text, cut = fit_width(frame, **kw)
+    click.echo(text)
+    if cut:
+        click.echo("(text shortened to fit 100 columns: --wide shows it whole, --format csv or json gives every value)", err=True)
+
+
+def table_options(f):
+    """``--wide`` and ``--format table|csv|json`` for a command that prints a table."""
+    f = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+                     help="table (fitted to 100 columns), or the full table as CSV or JSON.")(f)
+    return click.option("--wide", is_flag=True, help="Print the table in full, however wide.")(f)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -112,10 +161,15 @@ def run_cmd(config_path, out, engine):
     ]
     from backtests.stats.counts import describe, why_nothing_traded
 
-    click.echo(f"  events: {describe(result.counts)}")
+    import textwrap
+
+    def say(text):  # a long line, wrapped to the 100-column width
+        click.echo(textwrap.fill(text, WIDTH, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
+
+    say(f"events: {describe(result.counts)}")
     nothing = why_nothing_traded(result.events, result.counts)
     if nothing:
-        click.echo(f"  {nothing}")
+        say(nothing)
     for label, v, unit in rows:
         if unit is None:
             text = str(v)
@@ -126,8 +180,8 @@ def run_cmd(config_path, out, engine):
         click.echo(f"  {label:28s}{text}")
     pl = result.placebo
     if pl is not None:
-        click.echo(f"  placebo (same holdings at {pl.n} random sessions away from events): the strategy beats {pl.percentile:.1f}% of them, "
-                   f"placebo p = {pl.p:.3f} (placebo median {pl.median * 100:.2f}%)")
+        say(f"placebo (same holdings at {pl.n} random sessions away from events): the strategy beats {pl.percentile:.1f}% of them, "
+            f"placebo p = {pl.p:.3f} (placebo median {pl.median * 100:.2f}%)")
     elif cfg["placebo"]["enabled"]:
         click.echo("  placebo: not applicable (a benchmark, or nothing traded)")
     if study is not None:
@@ -135,32 +189,33 @@ def run_cmd(config_path, out, engine):
         mt = study.results.multiple_testing
         for _, r in h.iterrows():
             if r["window"] in ("-5:-1", "0:1", "0:5"):
-                click.echo(f"  event study, {cfg['universe']['target']} minus its hedge basket, CAAR {r['window']}: {r['caar'] * 100:6.2f}% "
-                           f"(n={int(r['n'])}, BMP t={r['t_bmp']:.2f}, p={r['p_bmp']:.3f}, q={r['q_bmp']:.3f})")
-        click.echo(f"  q: Benjamini-Hochberg over all {mt['n_tests']} tests of study.csv; {mt['n_q_below_0.05']} have q < 0.05 "
-                   f"({mt['n_p_below_0.05']} have p < 0.05)")
+                say(f"event study, {cfg['universe']['target']} minus its hedge basket, CAAR {r['window']}: {r['caar'] * 100:6.2f}% "
+                    f"(n={int(r['n'])}, BMP t={r['t_bmp']:.2f}, p={r['p_bmp']:.3f}, q={r['q_bmp']:.3f})")
+        say(f"q: Benjamini-Hochberg over all {mt['n_tests']} tests of study.csv; {mt['n_q_below_0.05']} have q < 0.05 "
+            f"({mt['n_p_below_0.05']} have p < 0.05)")
     click.echo(f"run directory: {path}")
     if cfg["output"]["tearsheet"]:
         click.echo(f"tear sheet:    {path / 'tearsheet.html'}")
 
 
 @cli.command("configs")
-def configs_cmd():
+@table_options
+def configs_cmd(wide, fmt):
     """List the shipped run configs (use one with 'aibt run --config NAME')."""
     import yaml
 
     from backtests.config import bundled_config, bundled_configs
+
+    import pandas as pd
 
     rows = []
     for name in bundled_configs():
         doc = yaml.safe_load(bundled_config(name).read_text(encoding="utf-8")) or {}
         kind = (doc.get("strategy") or {}).get("kind", "event_window")
         rows.append((name, kind, " ".join(str(doc.get("description") or "").split())))
-    width = max(len(r[0]) for r in rows)
-    kw = max(len(r[1]) for r in rows)
-    for name, kind, desc in rows:
-        click.echo(f"{name:{width}s}  {kind:{kw}s}  {desc}")
-    click.echo(f"{len(rows)} configs in {bundled_config('default').parent}; run one with: aibt run --config NAME")
+    _echo_table(pd.DataFrame(rows, columns=["config", "strategy", "description"]), fmt, wide, justify="left")
+    if fmt == "table":
+        click.echo(f"{len(rows)} configs in {bundled_config('default').parent}; run one with: aibt run --config NAME")
 
 
 @cli.command("tearsheet")
@@ -277,7 +332,8 @@ def _calendar(files, bundled=True):
 @click.option("--since", default=None, help="Keep events dated on or after YYYY-MM-DD.")
 @click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False), help="Add a user event file.")
 @click.option("--no-earnings", is_flag=True, help="Leave out the earnings calendar.")
-def events_list(categories, tickers, since, files, no_earnings):
+@table_options
+def events_list(categories, tickers, since, files, no_earnings, wide, fmt):
     """Print events with their reaction session (day 0)."""
     from events.schema import CATEGORIES
 
@@ -297,10 +353,11 @@ def events_list(categories, tickers, since, files, no_earnings):
     f = cal.frame
     out = f.assign(
         date=f["date"].dt.date, day0=f["day0"].dt.date, sched=f["scheduled"].map({True: "yes", False: "no"}),
-        tickers=f["tickers"].map(";".join), headline=f["headline"].str.slice(0, 60),
+        tickers=f["tickers"].map(";".join),
     )[["event_id", "date", "time", "sched", "day0", "category", "tickers", "headline"]]
-    _echo_table(out)
-    click.echo(f"{len(out)} events")
+    _echo_table(out, fmt, wide)
+    if fmt == "table":
+        click.echo(f"{len(out)} events")
 
 
 @events.command("validate")
@@ -329,7 +386,8 @@ def events_validate(path):
 @click.option("--category", "categories", multiple=True, help="Only this category (repeatable).")
 @click.option("--half", default=5, show_default=True, help="Sessions on each side of day 0.")
 @click.option("--all", "show_all", is_flag=True, help="Show every event, not only the flagged ones.")
-def events_check(categories, half, show_all):
+@table_options
+def events_check(categories, half, show_all, wide, fmt):
     """Volume sanity check: was day 0 the high-volume session around each event?"""
     import pandas as pd
 
@@ -349,7 +407,7 @@ def events_check(categories, half, show_all):
     shown = vc if show_all else vc[vc["flag"]]
     if len(shown):
         click.echo("")
-        _echo_table(shown.assign(day0=shown["day0"].dt.date), float_format=lambda x: f"{x:,.2f}")
+        _echo_table(shown.assign(day0=shown["day0"].dt.date), fmt, wide, float_format=lambda x: f"{x:,.2f}")
 
 
 # ---------------------------------------------------------------- signals
@@ -361,7 +419,8 @@ def signals():
 @signals.command("show")
 @click.option("--ticker", default="AMZN", show_default=True, help="AMZN or a peer (MSFT, GOOGL, META, ORCL).")
 @click.option("--signal", "names", multiple=True, help="Only these signals (repeatable); default a core set.")
-def signals_show(ticker, names):
+@table_options
+def signals_show(ticker, names, wide, fmt):
     """Each signal by quarter, with the session it became usable and why values are missing."""
     import pandas as pd
 
@@ -393,12 +452,17 @@ def signals_show(ticker, names):
     view = t[["quarter", "available", "kind"] + names].copy()
     view["available"] = view["available"].map(lambda d: d.date().isoformat() if pd.notna(d) else "never")
     view = view.rename(columns={"available": "usable_from"})
-    _echo_table(view, float_format=lambda x: f"{x:.4f}", na_rep="-")
+    _echo_table(view, fmt, wide, float_format=lambda x: f"{x:.4f}", na_rep="-")
+    if fmt != "table":
+        return
     click.echo("")
     units = {n: SIGNALS[n][1] for n in names if n in SIGNALS}
     units["eff_vs_peers"] = "capex efficiency minus the mean of the peers' cloud OI TTM / capex TTM known that session (MSFT Intelligent Cloud, Google Cloud; META and ORCL report none)"
-    click.echo("units: " + "; ".join(f"{n} = {units[n]}" for n in names))
-    click.echo("kind: release = the quarter's reaction session; update = a later session on which more of the inputs became usable")
+    import textwrap
+
+    click.echo(textwrap.fill("units: " + "; ".join(f"{n} = {units[n]}" for n in names), WIDTH, subsequent_indent="  "))
+    click.echo("kind: release = the quarter's reaction session; update = a later session on which more of its inputs\n"
+               "      became usable")
     click.echo("")
     import textwrap
 
@@ -406,9 +470,10 @@ def signals_show(ticker, names):
     from signals.fundamentals import rules_table
 
     def wrap(text, indent):
-        return textwrap.fill(text, width=118, initial_indent=" " * indent, subsequent_indent=" " * (indent + 2), break_on_hyphens=False)
+        return textwrap.fill(text, width=WIDTH, initial_indent=" " * indent, subsequent_indent=" " * (indent + 2), break_on_hyphens=False)
 
-    click.echo(f"Availability rule per field ({ticker}): each figure is usable from the session after the document that first published it")
+    click.echo(wrap(f"Availability rule per field ({ticker}): each figure is usable from the session after the document that first "
+                    "published it", 0))
     for r in rules_table(fund, ticker).itertuples():
         click.echo(wrap(f"{r.field} ({r.canonical}): {r.rule}", 2))
         if r.exceptions:

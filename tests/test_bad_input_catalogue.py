@@ -175,7 +175,25 @@ def test_a_shipped_config_is_found_by_name_and_listed(capsys):
     assert main(["configs"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in bundled_configs()) and "aibt run --config NAME" in out
-    assert "pre_earnings_runup   pre_earnings_runup" in out
+    assert any(line.split()[:2] == ["pre_earnings_runup", "pre_earnings_runup"] for line in out.splitlines())
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+@pytest.mark.parametrize("argv", [["events", "list"], ["signals", "show"], ["configs"], ["events", "list", "--category", "earnings"]])
+def test_tables_fit_100_columns_and_come_whole_with_wide_or_csv(capsys, argv):
+    import csv
+    import io
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert main([*argv, "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) > 3 and len({len(r) for r in rows}) == 1  # a whole table: every row has every column
+    if argv == ["events", "list"]:
+        assert rows[0][-1] == "headline" and max(len(r[-1]) for r in rows[1:]) > 40  # headlines whole, not cut to fit
+        assert main([*argv, "--wide"]) == 0
+        assert max(len(line) for line in capsys.readouterr().out.splitlines()) > 100  # the headlines in full
 
 
 # ---------------------------------------------------------------- faults while writing a run
