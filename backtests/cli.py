@@ -81,6 +81,24 @@ def _echo_table(frame, fmt: str = "table", wide: bool = False, **kw) -> None:
         click.echo("(text shortened to fit 100 columns: --wide shows it whole, --format csv or json gives every value)", err=True)
 
 
+class Steps:
+    """Progress of a command that takes more than a few seconds: one plain line per step on stderr, with the time
+    so far (plain text, so a log file reads well; ``quiet`` prints nothing)."""
+
+    def __init__(self, quiet: bool = False):
+        import time
+
+        self.quiet, self.t0, self.time = quiet, time.monotonic(), time.monotonic
+
+    def __call__(self, what: str) -> None:
+        if not self.quiet:
+            click.echo(f"aibt: {what}... ({self.time() - self.t0:.1f} s)", err=True)
+
+    def done(self) -> None:
+        if not self.quiet:
+            click.echo(f"aibt: done in {self.time() - self.t0:.1f} s", err=True)
+
+
 def table_options(f):
     """``--wide`` and ``--format table|csv|json`` for a command that prints a table."""
     f = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
@@ -117,7 +135,8 @@ def _config_named(config_path):
 @click.option("--engine", type=click.Choice(["backtrader", "fast"]), default="backtrader", show_default=True,
               help="backtrader: the reference simulation; fast: the compiled array engine (same fills and summary.json, "
                    "checked against Backtrader in the tests).")
-def run_cmd(config_path, out, engine):
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr (warnings and errors still show).")
+def run_cmd(config_path, out, engine, quiet):
     """Run a backtest and write its run directory."""
     import datetime as dt
 
@@ -125,9 +144,11 @@ def run_cmd(config_path, out, engine):
     from backtests.reports.rundir import check_out_dir, default_run_dir, write_run
     from backtests.runner import run
 
+    step = Steps(quiet)
     started = dt.datetime.now(dt.timezone.utc)
     check_out_dir(out or default_run_dir("run"))  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
     cfg = load_config(config_path)
+    step(f"running {cfg['name']} on the {engine} engine: data, plan, simulation" + (", placebo" if cfg["placebo"]["enabled"] else ""))
     with _config_named(config_path):
         result = run(cfg, engine=engine)
     for w in result.warnings:
@@ -138,6 +159,7 @@ def run_cmd(config_path, out, engine):
         from backtests.reports.rundir import write_study
         from backtests.stats.study import study_for_config
 
+        step("event study")
         with _config_named(config_path):
             study = study_for_config(cfg, result)
         result.fingerprints.update(study.fingerprints)
@@ -147,7 +169,9 @@ def run_cmd(config_path, out, engine):
         from backtests.reports.tearsheet import build_tearsheet
 
         post.append(lambda d: build_tearsheet(d))  # reads the files written before it
+    step("writing the run directory" + (" and its tear sheet" if post else ""))
     path = write_run(result, out or default_run_dir(cfg["name"]), started, extra_writers=writers, post_writers=post)
+    step.done()
     s = result.summary
     click.echo(f"{cfg['name']}: {cfg['strategy']['kind']}, {position_label(cfg)}, {s['start']}..{s['end']}" + (" (fast engine)" if engine == "fast" else ""))
     rows = [
@@ -408,6 +432,15 @@ def events_check(categories, half, show_all, wide, fmt):
     if len(shown):
         click.echo("")
         _echo_table(shown.assign(day0=shown["day0"].dt.date), fmt, wide, float_format=lambda x: f"{x:,.2f}")
+        if fmt == "table":
+            import textwrap
+
+            click.echo("")
+            click.echo(textwrap.fill(
+                f"Columns: ticker = the announcing company's, else the first affected ticker with prices; day0_volume = shares traded "
+                f"on the reaction session; ratio = that volume over the median of the {2 * half} sessions around it; rank = its rank "
+                f"among those {2 * half + 1} sessions (1 = highest); is_peak = rank 1; flag = not the peak and ratio below 1.5: the "
+                "market apparently did not react that day, so check the event's date and time (bmo / intraday / amc).", WIDTH))
 
 
 # ---------------------------------------------------------------- signals
@@ -542,12 +575,13 @@ def sweep():
               help="Retry combinations that failed in an earlier call (once in all: a combination runs at most twice).")
 @click.option("--verify-top", type=click.IntRange(min=0), default=20, show_default=True, metavar="K",
               help="With --engine fast: re-run the best K combinations on Backtrader (with their placebo) and store whether they agree.")
-def sweep_run(spec, db, workers, backend, scheduler, max_hours, engine, retry_failed, verify_top):
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or progress lines on stderr.")
+def sweep_run(spec, db, workers, backend, scheduler, max_hours, engine, retry_failed, verify_top, quiet):
     """Run or resume the sweep SPEC into the database --db."""
     from backtests.sweeps.driver import run_sweep
 
     run_sweep(spec, db, workers=workers, backend=backend, scheduler=scheduler, max_hours=max_hours, engine=engine,
-              retry_failed=retry_failed, verify_top=verify_top, echo=click.echo, command=" ".join(["aibt", *sys.argv[1:]]) if sys.argv else "aibt sweep")
+              retry_failed=retry_failed, verify_top=verify_top, echo=click.echo, stream=open(os.devnull, "w") if quiet else None, command=" ".join(["aibt", *sys.argv[1:]]) if sys.argv else "aibt sweep")
 
 
 @sweep.command("status")
