@@ -271,3 +271,16 @@ def test_strategies_plan_without_cash_sizing_or_costs():
     res = run(None)
     assert {"cash", "fractional", "cash_buffer"}.isdisjoint(res.context.portfolio)
     assert {"gross", "long_share", "hedge", "fill"} <= set(res.context.portfolio)
+
+
+def test_one_and_two_threads_store_identical_results(fast_db, tmp_path):
+    """Determinism: each combination is computed on its own, whatever the thread count."""
+    spec, db = fast_db
+    one = tmp_path / "one.db"
+    assert main(["sweep", "run", str(spec), "--db", str(one), "--engine", "fast", "--workers", "1", "--verify-top", "0"]) == 0
+    cols = ["key", "ordinal", "status"] + COMPARED
+    a = load_results(one)[cols].sort_values("key").reset_index(drop=True)
+    b = load_results(db)[cols].sort_values("key").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    ra, rb = load_returns(one), load_returns(db)
+    pd.testing.assert_frame_equal(ra[sorted(ra.columns)], rb[sorted(rb.columns)], check_exact=True)
