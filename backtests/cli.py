@@ -245,13 +245,15 @@ def configs_cmd(wide, fmt):
 @cli.command("tearsheet")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--pdf", is_flag=True, help="Also write a multi-page tearsheet.pdf.")
-def tearsheet_cmd(run_dir, pdf):
+@click.option("--quiet", "-q", is_flag=True, help="No progress line on stderr.")
+def tearsheet_cmd(run_dir, pdf, quiet):
     """Rebuild the tear sheet of a run directory from its files alone (no re-run)."""
     import time
 
     from backtests.reports.tearsheet import build_tearsheet
 
     t0 = time.perf_counter()
+    Steps(quiet)(f"building the tear sheet of {run_dir}" + (" and its PDF" if pdf else ""))
     written = build_tearsheet(run_dir, pdf=pdf)
     for k, p in written.items():
         click.echo(f"{k}: {p}")

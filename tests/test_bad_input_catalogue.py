@@ -265,3 +265,18 @@ def test_bad_sweep_input_changes_nothing_in_an_existing_database(tmp_path, capsy
     err = capsys.readouterr().err
     assert "Traceback" not in err and "slipage_bps" in err and "profit" in err
     assert state() == before
+
+
+def test_a_truncated_cache_file_is_set_aside_with_a_warning_and_the_bundled_data_used(isolated_cache, capsys):
+    """A refresh killed mid-write elsewhere, or a disk that filled: the cache file for AMZN ends mid-row."""
+    from backtests.market.marketdata import cache_price_path, load_prices
+
+    bundled = (ROOT / "backtests" / "data" / "prices" / "AMZN.csv").read_text(encoding="utf-8")
+    p = cache_price_path("AMZN")
+    p.parent.mkdir(parents=True)
+    p.write_text(bundled + "2026-10-07,219.1,221.0,218.")  # the last row cut short
+    prices = load_prices(["AMZN"])
+    assert prices["AMZN"].source == "bundled"
+    assert any("cache file for AMZN rejected" in w and "line 2959" in w for w in prices.warnings), prices.warnings
+    assert main(["data", "status"]) == 0
+    assert "cache file for AMZN rejected" in " ".join(capsys.readouterr())
