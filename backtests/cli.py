@@ -261,12 +261,14 @@ def tearsheet_cmd(run_dir, pdf, quiet):
 
 
 @cli.command("study")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Run config YAML (default: the bundled default).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Run config: a YAML file, or the name of a shipped config ('aibt configs'; default: default).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Directory to write (default reports/<name>-study-<UTC time>): a new path, an empty directory or a previous "
                    "aibt run or study directory, which is replaced; a folder holding anything else is refused (exit 2).")
 @click.option("--model", default=None, type=click.Choice(["market_adjusted", "market_model", "peer_adjusted"]), help="Print one model only.")
-def study_cmd(config_path, out, model):
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+def study_cmd(config_path, out, model, quiet):
     """Event study of the config's events: CAAR table with tests; writes study.json, study.csv, abnormal_returns.csv."""
     import datetime as dt
 
@@ -276,7 +278,9 @@ def study_cmd(config_path, out, model):
 
     started = dt.datetime.now(dt.timezone.utc)
     check_out_dir(out or default_run_dir("study"))  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
+    step = Steps(quiet)
     cfg = load_config(config_path)
+    step(f"event study of {cfg['name']}: data, estimation windows, tests")
     study = study_for_config(cfg)
     click.echo(study.results.summary(model=model))
     for r in study.signals.get("regressions", []):

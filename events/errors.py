@@ -39,6 +39,16 @@ class Problem:
         return text
 
 
+def in_line_order(problems) -> list[Problem]:
+    """Problems grouped by file (in the order the files first appear), each file's in line order (problems about the
+    whole file first); otherwise in the order found."""
+    problems = list(problems)
+    first = {}
+    for p in problems:
+        first.setdefault(p.path, len(first))
+    return sorted(problems, key=lambda p: (first[p.path], -1 if p.line is None else p.line))
+
+
 class InputError(ValueError):
     """Bad user input: a file, a config or a command-line value.
 
@@ -55,7 +65,7 @@ class InputError(ValueError):
             problems = [problems]
         if not problems:
             raise ValueError("InputError needs at least one problem")
-        self.problems: list[Problem] = list(problems)
+        self.problems: list[Problem] = in_line_order(problems)
         super().__init__(self._render())
 
     def _render(self) -> str:

@@ -280,3 +280,13 @@ def test_a_truncated_cache_file_is_set_aside_with_a_warning_and_the_bundled_data
     assert any("cache file for AMZN rejected" in w and "line 2959" in w for w in prices.warnings), prices.warnings
     assert main(["data", "status"]) == 0
     assert "cache file for AMZN rejected" in " ".join(capsys.readouterr())
+
+
+def test_every_problem_of_a_file_is_listed_in_line_order(tmp_path, capsys):
+    bad = GOOD.replace("2022-11-30", "30/11/2022").replace(",unknown,false,MSFT", ",soon,false,MSFT").replace(",high\n", ",sure\n")
+    p = _write(tmp_path, "ev.csv", bad)
+    assert main(["events", "validate", str(p)]) == 2
+    err = capsys.readouterr().err
+    lines = [int(m) for m in __import__("re").findall(r"ev\.csv, line (\d+)", err)]
+    assert len(lines) >= 3 and lines == sorted(lines), err
+    assert "30/11/2022" in err and "soon" in err and "sure" in err
