@@ -146,8 +146,11 @@ def run_cmd(config_path, out, engine, quiet):
 
     step = Steps(quiet)
     started = dt.datetime.now(dt.timezone.utc)
-    check_out_dir(out or default_run_dir("run"))  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
+    if out is not None:
+        check_out_dir(out)  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
     cfg = load_config(config_path)
+    out = out or str(default_run_dir(cfg["name"]))
+    check_out_dir(out)  # the directory that will be written, checked before the computation
     step(f"running {cfg['name']} on the {engine} engine: data, plan, simulation" + (", placebo" if cfg["placebo"]["enabled"] else ""))
     with _config_named(config_path):
         result = run(cfg, engine=engine)
@@ -170,7 +173,7 @@ def run_cmd(config_path, out, engine, quiet):
 
         post.append(lambda d: build_tearsheet(d))  # reads the files written before it
     step("writing the run directory" + (" and its tear sheet" if post else ""))
-    path = write_run(result, out or default_run_dir(cfg["name"]), started, extra_writers=writers, post_writers=post)
+    path = write_run(result, out, started, extra_writers=writers, post_writers=post)
     step.done()
     s = result.summary
     click.echo(f"{cfg['name']}: {cfg['strategy']['kind']}, {position_label(cfg)}, {s['start']}..{s['end']}" + (" (fast engine)" if engine == "fast" else ""))
@@ -414,7 +417,7 @@ def events_validate(path):
 
 @events.command("check")
 @click.option("--category", "categories", multiple=True, help="Only this category (repeatable).")
-@click.option("--half", default=5, show_default=True, help="Sessions on each side of day 0.")
+@click.option("--half", default=5, show_default=True, type=click.IntRange(1, 60), help="Sessions on each side of day 0 (1 to 60).")
 @click.option("--all", "show_all", is_flag=True, help="Show every event, not only the flagged ones.")
 @table_options
 def events_check(categories, half, show_all, wide, fmt):
@@ -425,6 +428,12 @@ def events_check(categories, half, show_all, wide, fmt):
     from events.align import align
     from events.volume_check import volume_check
 
+    from events.schema import CATEGORIES
+
+    unknown = [c for c in categories if c not in CATEGORIES]
+    if unknown:
+        raise InputError(Problem(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(repr(c) for c in unknown)}",
+                                 field="--category", expected="one of " + ", ".join(CATEGORIES)))
     prices = load_prices()
     cal = _calendar([]).select(categories=categories or None)
     sessions = prices["AMZN"].frame.index
@@ -433,10 +442,12 @@ def events_check(categories, half, show_all, wide, fmt):
     cats = cal.frame["category"].to_numpy()
     for cat in sorted(set(cats)):
         sub = vc[cats == cat]
-        click.echo(f"{cat:15s} {len(sub):4d} events, day 0 is the peak-volume session for {sub['is_peak'].mean():.0%}, flagged {int(sub['flag'].sum())}")
+        click.echo(f"{cat:15s} {len(sub):4d} events, day 0 is the peak-volume session for {sub['is_peak'].mean():.0%}, flagged {int(sub['flag'].sum())}",
+                   err=fmt != "table")  # with --format csv|json stdout holds the table alone
     shown = vc if show_all else vc[vc["flag"]]
     if len(shown):
-        click.echo("")
+        if fmt == "table":
+            click.echo("")
         _echo_table(shown.assign(day0=shown["day0"].dt.date), fmt, wide, float_format=lambda x: f"{x:,.2f}")
         if fmt == "table":
             import textwrap

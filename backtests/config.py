@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import math
+import re
+import reprlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -127,8 +130,11 @@ def _type_ok(leaf: Leaf, v):
             return v, f"expected a whole number, got {v!r}"
     if k == "float":
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return v, f"expected a number, got {v!r}"
+            return v, f"expected a number, got {_short_repr(v)}" + (" (YAML 1.1 reads 1e9 as text: write 1.0e+9)" if isinstance(v, str)
+                                                                    and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", v) else "")
         v = float(v)
+        if not math.isfinite(v) or abs(v) > 1e15:
+            return v, f"expected a finite number of sensible size, got {v}"
     if k in ("int", "float"):
         if leaf.minimum is not None and v < leaf.minimum:
             return v, f"expected a value >= {leaf.minimum}, got {v}"
@@ -160,7 +166,7 @@ def _type_ok(leaf: Leaf, v):
 def _walk(schema: dict, data: dict, path: str, problems: list, source: str | None) -> dict:
     out = {}
     if not isinstance(data, dict):
-        problems.append(Problem(f"expected a mapping of {', '.join(schema)}, got the {_yaml_kind(data)} {data!r}", path=source,
+        problems.append(Problem(f"expected a mapping of {', '.join(schema)}, got the {_yaml_kind(data)} {_short_repr(data)}", path=source,
                                 field=path.rstrip(".") or "<top>"))
         return out
     for key in data:
@@ -232,6 +238,12 @@ def resolve(data: dict | None, source: str | None = None) -> dict:
         cfg["study"]["clusters"] = cfg["events"]["clusters"]
     if not problems:
         u = cfg["universe"]
+        if not u["peers"]:
+            problems.append(Problem("the peer basket is empty", path=source, field="universe.peers", expected="at least one peer ticker"))
+        name = cfg.get("name")
+        if isinstance(name, str) and (not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}", name) or ".." in name):
+            problems.append(Problem(f"name {_short_repr(name)} cannot name a run directory", path=source, field="name",
+                                    expected="letters, digits, '_', '.' or '-' (no '/' or '..'), at most 80, e.g. ai_infra_events"))
         if u["target"] in u["peers"]:
             problems.append(Problem(f"the target {u['target']} is in its own peer basket", path=source, field="universe.peers", expected="peers other than the target"))
         from events.align import Window
@@ -281,6 +293,14 @@ _Loader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _short_repr(v, n: int = 80) -> str:
+    """``repr(v)`` cut to ``n`` characters (a YAML alias bomb must not become a giant message)."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 2, 4, 4, n, n
+    text = r.repr(v)
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _yaml_kind(v) -> str:

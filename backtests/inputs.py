@@ -69,7 +69,7 @@ def memo_calendar(files=(), *, bundled: bool = True, earnings: bool = True, pric
     if key not in _CALENDAR_MEMO:
         _CALENDAR_MEMO[key] = load_calendar(files, bundled=bundled, earnings=earnings, price_range=price_range)
     hit = _CALENDAR_MEMO[key]
-    return EventCalendar(hit.frame.copy(), dict(hit.fingerprints))
+    return EventCalendar(hit.frame.copy(), dict(hit.fingerprints), list(hit.notes))
 
 
 def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.DatetimeIndex):

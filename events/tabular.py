@@ -70,9 +70,12 @@ def _record_lines(text: str) -> list[int]:
     reader = csv.reader(io.StringIO(text))
     starts = []
     prev_end = 0
-    for i, _ in enumerate(reader):
-        if i > 0:
-            starts.append(prev_end + 1)
+    header = False
+    for row in reader:
+        if row:  # a blank line is no record (pandas skips it too), so the lines of later rows stay right
+            if header:
+                starts.append(prev_end + 1)
+            header = True
         prev_end = reader.line_num
     return starts
 
@@ -102,14 +105,23 @@ def decode_text(data: bytes, label: str) -> tuple[str | None, str | None, Proble
         return data.decode("utf-8-sig"), None, None
     except UnicodeDecodeError as exc:
         first = exc.start
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError as exc:
-        return None, None, Problem(f"not UTF-8 text (byte {first}), nor Windows-1252 (byte {exc.start})", path=label, expected="UTF-8 text")
-    line = data[:first].count(b"\n") + 1
+    # line by line: lines that are UTF-8 stay UTF-8 (a file edited in two programs can mix them); the others are
+    # read as Windows-1252, and the note names them
+    lines, legacy = [], []
+    for n, raw in enumerate(data.splitlines(keepends=True), 1):
+        try:
+            lines.append(raw.decode("utf-8-sig" if n == 1 else "utf-8"))
+        except UnicodeDecodeError:
+            try:
+                lines.append(raw.decode("cp1252"))
+            except UnicodeDecodeError as exc:
+                return None, None, Problem(f"not UTF-8 text (byte {first}), nor Windows-1252 (line {n}, byte {exc.start} of the line)",
+                                           path=label, line=n, expected="UTF-8 text")
+            legacy.append(n)
     ch = bytes([data[first]]).decode("cp1252")
-    return text, (f"not UTF-8: decoded as Windows-1252 (line {line}: byte 0x{data[first]:02x} read as {ch!r}); "
-                  "check the text and save the file as UTF-8 to silence this"), None
+    where = f"line {legacy[0]}" if len(legacy) == 1 else f"{len(legacy)} lines, the first {legacy[0]}"
+    return "".join(lines), (f"not UTF-8: {where} decoded as Windows-1252 (byte 0x{data[first]:02x} read as {ch!r}); check the text "
+                            "and save the file as UTF-8 to silence this"), None
 
 
 def read_table(
@@ -226,9 +238,11 @@ def _convert(values: pd.Series, col: str, spec: Column, label, lines, problems) 
     if spec.kind == "str":
         return values.where(~empty, None)
     if spec.kind == "date":
-        parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+        # years outside 1900..2199 are typos here (and pandas cannot hold dates past 2262): refused as bad dates
+        plausible = values.str.match(r"^(19|20|21)\d\d-\d\d-\d\d$").fillna(False).to_numpy(bool)
+        parsed = pd.to_datetime(values.where(plausible, None), format="%Y-%m-%d", errors="coerce")
         bad = parsed.isna().to_numpy() & ~empty
-        _bad(values, bad, col, label, lines, problems, "bad date '{value}'", "an ISO date YYYY-MM-DD")
+        _bad(values, bad, col, label, lines, problems, "bad date '{value}'", "an ISO date YYYY-MM-DD between 1900 and 2199")
         return parsed
     if spec.kind in ("float", "int"):
         parsed = pd.to_numeric(values.where(~empty, None), errors="coerce").astype(float)

@@ -129,6 +129,24 @@ CASES = [
      ["--max-hours"]),
     ("sweep-db-is-a-directory", {"d/x": "x"}, ["sweep", "run", str(ROOT / "backtests/sweeps/smoke.yaml"), "--db", "{dir}/d"], 2,
      ["--db", "is a directory"]),
+    ("events-blank-lines", {"ev.csv": GOOD.replace("\n", "\n\n", 1).replace("2023-01-23", "23-01-2023") + "\n\n"},
+     ["events", "validate", "{dir}/ev.csv"], 2, ["ev.csv, line 4, field 'date'", "23-01-2023"]),  # the blank line 2 counted
+    ("events-year-2300", {"ev.csv": GOOD.replace("2023-01-23", "2300-01-23")}, ["events", "validate", "{dir}/ev.csv"], 2,
+     ["line 3, field 'date'", "bad date '2300-01-23'", "between 1900 and 2199"]),
+    ("events-check-unknown-category", {}, ["events", "check", "--category", "ai_chips"], 2, ["--category", "unknown category 'ai_chips'"]),
+    ("events-check-bad-half", {}, ["events", "check", "--half", "-3"], 2, ["--half", "-3 is not in the range"]),
+    ("prices-future-row", {"p.csv": "\n".join([*PRICES[:5], "2090-01-03,15.0,15.2,14.9,15.1,15.1,1000"]) + "\n"},
+     ["data", "check", "{dir}/p.csv"], 2, ["line 6, field 'date'", "2090-01-03 is in the future"]),
+    ("prices-year-2300", {"p.csv": "\n".join([*PRICES[:5], "2300-01-03,15.0,15.2,14.9,15.1,15.1,1000"]) + "\n"},
+     ["data", "check", "{dir}/p.csv"], 2, ["line 6, field 'date'", "bad date '2300-01-03'"]),
+    ("config-nan", {"c.yaml": "costs: {slippage_bps: .nan}\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["field 'costs.slippage_bps'", "expected a finite number of sensible size, got nan"]),
+    ("config-inf-cash", {"c.yaml": "portfolio: {cash: .inf}\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["field 'portfolio.cash'", "finite number"]),
+    ("config-empty-peers", {"c.yaml": "universe: {peers: []}\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["field 'universe.peers'", "the peer basket is empty"]),
+    ("config-name-is-a-path", {"c.yaml": "name: ../../escape\n"}, ["run", "--config", "{dir}/c.yaml"], 2,
+     ["field 'name'", "cannot name a run directory", "no '/' or '..'"]),
     # sweep specs
     ("spec-duplicate-key", {"s.yaml": "base: default\nparams: {costs.slippage_bps: [1, 2]}\nparams: {costs.commission_bps: [1]}\n"
                                        "search: grid\nmetric: sharpe\n"},
@@ -154,7 +172,7 @@ def test_bad_input_is_refused_clearly_and_leaves_nothing(tmp_path, capsys, case,
     assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")} == before, "something was written"
 
 
-@pytest.mark.parametrize("encoding,note", [("utf-16", "decoded as UTF-16"), ("cp1252", "decoded as Windows-1252 (line 2: byte 0xf6 read as 'ö')")])
+@pytest.mark.parametrize("encoding,note", [("utf-16", "decoded as UTF-16"), ("cp1252", "line 2 decoded as Windows-1252 (byte 0xf6 read as 'ö')")])
 def test_excel_encodings_are_read_and_said(tmp_path, capsys, encoding, note):
     """Excel writes UTF-16 ('Unicode text') or Windows-1252 ('CSV' on Windows): read, and the user is told how."""
     p = tmp_path / "ev.csv"
@@ -290,3 +308,26 @@ def test_every_problem_of_a_file_is_listed_in_line_order(tmp_path, capsys):
     lines = [int(m) for m in __import__("re").findall(r"ev\.csv, line (\d+)", err)]
     assert len(lines) >= 3 and lines == sorted(lines), err
     assert "30/11/2022" in err and "soon" in err and "sure" in err
+
+
+def test_an_odd_encoding_is_said_during_a_run_too(tmp_path, capsys):
+    """The note reaches `aibt run` (through the per-process calendar memo), not only `events validate`."""
+    ev = tmp_path / "ev.csv"
+    ev.write_bytes(GOOD.encode("cp1252"))
+    cfg = _write(tmp_path, "c.yaml", f"events: {{files: [{ev}], bundled: false, earnings: false}}\ndates: {{start: 2022-06-01}}\n"
+                                     "placebo: {n: 10}\noutput: {tearsheet: false}\nstudy: {enabled: false}\n")
+    assert main(["run", "-q", "--config", str(cfg), "--out", str(tmp_path / "r")]) == 0
+    assert "warning: " in capsys.readouterr().err and "decoded as Windows-1252" in (tmp_path / "r" / "manifest.json").read_text()
+
+
+def test_a_mixed_file_keeps_its_utf8_lines(tmp_path):
+    from events.loader import load_calendar
+
+    rows = GOOD.splitlines()
+    data = ("\n".join(rows[:3]) + "\n").encode("utf-8") + (rows[3].replace("Nvidia", "Nvidia caf\xe9") + "\n").encode("cp1252")
+    p = tmp_path / "ev.csv"
+    p.write_bytes(data)
+    cal = load_calendar([p], bundled=False, earnings=False)
+    heads = " ".join(cal.frame["headline"])
+    assert "OpenAI öffnet" in heads and "Nvidia café" in heads and "Ã" not in heads
+    assert "line 4 decoded as Windows-1252" in cal.notes[0]

@@ -124,22 +124,31 @@ def session_problems(table, show: int = 5) -> list[Problem]:
     """Rows dated on a day the NYSE did not trade (a weekend, a holiday), each with its line, and sessions missing
     between the file's first and last date (one problem listing the first ``show``). Daily prices are one row per
     NYSE session (exchange_calendars' XNYS)."""
-    from events.calendar import sessions_between
+    from events.calendar import sessions_between, xnys
 
     f = table.frame
     dates = pd.DatetimeIndex(f["date"])
     if not len(dates):
         return []
-    sessions = sessions_between(dates.min(), dates.max())
+    cal = xnys()
+    lo, hi = pd.Timestamp(cal.first_session.date()), pd.Timestamp(cal.last_session.date())
     out = []
-    for i in np.flatnonzero(~dates.isin(sessions)):
+    for i in np.flatnonzero(dates > hi):  # past the exchange calendar (a year ahead of today): not a session that has traded
+        out.append(Problem(f"{dates[i].date()} is in the future (the exchange calendar ends {hi.date()})", path=table.path,
+                           line=table.line_of(int(i)), field="date", expected="dates of sessions that have traded"))
+    inside = (dates >= lo) & (dates <= hi)  # before 2000 the calendar cannot say: those rows are not checked
+    if not inside.any():
+        return out
+    sessions = sessions_between(dates[inside].min(), dates[inside].max())
+    for i in np.flatnonzero(inside & ~dates.isin(sessions)):
         d = dates[i]
         out.append(Problem(f"{d.date()} ({d.day_name()}) is not an NYSE session", path=table.path, line=table.line_of(int(i)), field="date",
                            expected="one row per NYSE trading day (no weekends or exchange holidays)"))
     missing = sessions[~sessions.isin(dates)]
     if len(missing):
         first = ", ".join(str(d.date()) for d in missing[:show]) + (", ..." if len(missing) > show else "")
-        out.append(Problem(f"{len(missing)} NYSE session(s) between {dates.min().date()} and {dates.max().date()} have no row: {first}",
+        out.append(Problem(f"{len(missing)} NYSE session(s) between {sessions[0].date()} and {sessions[-1].date()} have no row: {first} "
+                           "(if the exchange was in fact closed, exchange_calendars may need an update)",
                            path=table.path, field="date", expected="a row for every NYSE session in the file's range"))
     return out
 
