@@ -1,5 +1,5 @@
 # The README's two commands: `make run` (set up + main job) and `make test` (set up + tests).
-# `make run` installs aibt with what the main job needs; `make test` adds the test and Dask extras.
+# `make run` installs aibt and its dependencies; `make test` adds the test and Dask extras.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
