@@ -326,7 +326,16 @@ def data_refresh(tickers, start, end):
     or returned nothing usable for some ticker (one line each says which; their data on disk is unchanged)."""
     from backtests.market.refresh import DEFAULT_START, refresh
 
-    report = refresh(_ticker_list(tickers), start or DEFAULT_START, end, log=click.echo, progress=None)
+    def iso(value, option):
+        try:
+            return dt.date.fromisoformat(value.strip()).isoformat() if value else None
+        except ValueError:
+            raise InputError(Problem(f"not a date: {value!r}", field=option, expected="YYYY-MM-DD, e.g. 2015-01-02")) from None
+
+    start, end = iso(start, "--start") or DEFAULT_START, iso(end, "--end")
+    if end is not None and end <= start:
+        raise InputError(Problem(f"--end {end} is not after --start {start}", field="--end", expected="an end after the start"))
+    report = refresh(_ticker_list(tickers), start, end, log=click.echo, progress=None)
     if report.ok:
         return 0
     failed = sorted(t for t, st in report.status.items() if st == "failed")

@@ -78,8 +78,11 @@ def _event_rows(table: Table, problems: list[Problem]) -> pd.DataFrame:
     return f
 
 
-def _earnings_rows(table: Table) -> pd.DataFrame:
+def _earnings_rows(table: Table, problems: list[Problem]) -> pd.DataFrame:
     e = table.frame
+    for pos, t in enumerate(e["ticker"]):
+        if isinstance(t, str) and not TICKER_RE.match(t.strip().upper()):
+            problems.append(Problem(f"malformed ticker {t!r}", table.path, table.line_of(pos), "ticker", "a US ticker such as AMZN"))
     out = pd.DataFrame(
         {
             "event_id": "earn_" + e["ticker"].str.upper() + "_" + e["fiscal_quarter"],
@@ -141,7 +144,7 @@ def load_calendar(
             continue
         prints[str(path)] = table.sha256
         notes += [f"{path}: {n}" for n in table.notes]
-        rows = _earnings_rows(table) if kind == "earnings" else _event_rows(table, problems)
+        rows = _earnings_rows(table, problems) if kind == "earnings" else _event_rows(table, problems)
         rows["_line"] = list(table.lines)
         frames.append(rows)
     if not frames:

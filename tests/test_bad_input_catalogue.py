@@ -111,6 +111,9 @@ CASES = [
     ("prices-missing-file", {}, ["data", "check", "{dir}/nofile.csv"], 2, ["nofile.csv: file not found"]),
     ("refresh-bad-ticker", {}, ["data", "refresh", "--tickers", "AMZN,A B"], 2, ["--tickers", "not a ticker: 'A B'"]),
     ("refresh-empty-tickers", {}, ["data", "refresh", "--tickers", " , "], 2, ["--tickers", "not a ticker"]),
+    ("refresh-bad-start", {}, ["data", "refresh", "--tickers", "AMZN", "--start", "yesterday"], 2, ["--start", "not a date: 'yesterday'"]),
+    ("refresh-end-before-start", {}, ["data", "refresh", "--tickers", "AMZN", "--start", "2024-01-02", "--end", "2023-01-02"], 2,
+     ["--end 2023-01-02 is not after --start 2024-01-02"]),
     ("signals-unknown-ticker", {}, ["signals", "show", "--ticker", "XYZ"], 2, ["--ticker", "no fundamentals for XYZ", "AMZN"]),
     ("events-list-file-not-events", {"x.csv": "a,b\n1,2\n"}, ["events", "list", "--file", "{dir}/x.csv"], 2, ["x.csv, line 1", "missing column(s) event_id"]),
     # run directories and reports
@@ -133,6 +136,9 @@ CASES = [
      ["events", "validate", "{dir}/ev.csv"], 2, ["ev.csv, line 4, field 'date'", "23-01-2023"]),  # the blank line 2 counted
     ("events-year-2300", {"ev.csv": GOOD.replace("2023-01-23", "2300-01-23")}, ["events", "validate", "{dir}/ev.csv"], 2,
      ["line 3, field 'date'", "bad date '2300-01-23'", "between 1900 and 2199"]),
+    ("earnings-bad-ticker", {"earn.csv": "ticker,fiscal_quarter,date,time,source_url\nAMZN,FY2024Q4,2025-02-06,amc,https://x.example\n"
+                                         "A B,FY2024Q4,2025-02-06,amc,https://x.example\n"},
+     ["events", "validate", "{dir}/earn.csv"], 2, ["earn.csv, line 3, field 'ticker'", "malformed ticker 'A B'"]),
     ("events-check-unknown-category", {}, ["events", "check", "--category", "ai_chips"], 2, ["--category", "unknown category 'ai_chips'"]),
     ("events-check-bad-half", {}, ["events", "check", "--half", "-3"], 2, ["--half", "-3 is not in the range"]),
     ("prices-future-row", {"p.csv": "\n".join([*PRICES[:5], "2090-01-03,15.0,15.2,14.9,15.1,15.1,1000"]) + "\n"},
