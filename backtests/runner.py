@@ -59,6 +59,14 @@ def _config(config) -> dict:
     return resolve(config, "<config dict>")
 
 
+def _sessions_missing(a: pd.Timestamp, b: pd.Timestamp) -> bool:
+    """Whether the NYSE traded (or is scheduled to trade) between ``a`` and ``b``, dates the price data lacks."""
+    from events.calendar import CALENDAR_START, sessions_between, xnys
+
+    lo, hi = max(a, pd.Timestamp(CALENDAR_START)), min(b, pd.Timestamp(xnys().last_session.date()))
+    return a < pd.Timestamp(CALENDAR_START) or b > hi or (lo <= hi and len(sessions_between(lo, hi)) > 0)
+
+
 _TR_MEMO: dict = {}
 
 
@@ -171,10 +179,10 @@ def plan_run(cfg: dict) -> Planned:
     end = pd.Timestamp(cfg["dates"]["end"]) if cfg["dates"]["end"] else all_sessions[-1]
     # a run covers the dates its config.yaml says, or it is refused: never silently clipped to the data
     first, last = all_sessions[0], all_sessions[-1]
-    if start < first:
+    if start < first and _sessions_missing(start, first - pd.Timedelta(days=1)):  # a holiday just before the data is fine
         raise InputError(Problem(f"start {start.date()} is before the price data, which begins {first.date()}", field="dates.start",
                                  expected=f"a start on or after {first.date()}"))
-    if end > last:
+    if end > last and _sessions_missing(last + pd.Timedelta(days=1), end):
         raise InputError(Problem(f"end {end.date()} is after the price data, which ends {last.date()}", field="dates.end",
                                  expected=f"an end on or before {last.date()}, or null for the last session "
                                           "('aibt data refresh' extends the data)"))
