@@ -32,6 +32,26 @@ def _ticker_list(option: str | None) -> list[str]:
     return out
 
 
+def _iso_date(value: str | None, option: str) -> str | None:
+    """A date option as ``YYYY-MM-DD`` (None when not given); exit 2 naming the option otherwise."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise InputError(Problem(f"not a date: {value!r}", field=option, expected="YYYY-MM-DD, e.g. 2025-01-01")) from None
+
+
+def _check_categories(categories) -> None:
+    """``--category`` values must be known categories (exit 2 listing them), not a silent empty selection."""
+    from events.schema import CATEGORIES
+
+    unknown = [c for c in categories if c not in CATEGORIES]
+    if unknown:
+        raise InputError(Problem(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(repr(c) for c in unknown)}",
+                                 field="--category", expected="one of " + ", ".join(CATEGORIES)))
+
+
 #: terminal width the tables are fitted to unless --wide
 WIDTH = 100
 
@@ -326,13 +346,7 @@ def data_refresh(tickers, start, end):
     or returned nothing usable for some ticker (one line each says which; their data on disk is unchanged)."""
     from backtests.market.refresh import DEFAULT_START, refresh
 
-    def iso(value, option):
-        try:
-            return dt.date.fromisoformat(value.strip()).isoformat() if value else None
-        except ValueError:
-            raise InputError(Problem(f"not a date: {value!r}", field=option, expected="YYYY-MM-DD, e.g. 2015-01-02")) from None
-
-    start, end = iso(start, "--start") or DEFAULT_START, iso(end, "--end")
+    start, end = _iso_date(start or None, "--start") or DEFAULT_START, _iso_date(end or None, "--end")
     if end is not None and end <= start:
         raise InputError(Problem(f"--end {end} is not after --start {start}", field="--end", expected="an end after the start"))
     report = refresh(_ticker_list(tickers), start, end, log=click.echo, progress=None)
@@ -377,17 +391,8 @@ def _calendar(files, bundled=True):
 @table_options
 def events_list(categories, tickers, since, files, no_earnings, wide, fmt):
     """Print events with their reaction session (day 0)."""
-    from events.schema import CATEGORIES
-
-    if since is not None:
-        try:
-            since = dt.date.fromisoformat(since.strip()).isoformat()
-        except ValueError:
-            raise InputError(Problem(f"not a date: {since!r}", field="--since", expected="YYYY-MM-DD, e.g. 2025-01-01")) from None
-    unknown = [c for c in categories if c not in CATEGORIES]
-    if unknown:
-        raise InputError(Problem(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(repr(c) for c in unknown)}",
-                                 field="--category", expected="one of " + ", ".join(CATEGORIES)))
+    since = _iso_date(since, "--since")
+    _check_categories(categories)
     cal = _calendar(files)
     if no_earnings:
         cal = cal.select(categories=[c for c in cal.frame["category"].unique() if c != "earnings"])
@@ -437,12 +442,7 @@ def events_check(categories, half, show_all, wide, fmt):
     from events.align import align
     from events.volume_check import volume_check
 
-    from events.schema import CATEGORIES
-
-    unknown = [c for c in categories if c not in CATEGORIES]
-    if unknown:
-        raise InputError(Problem(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(repr(c) for c in unknown)}",
-                                 field="--category", expected="one of " + ", ".join(CATEGORIES)))
+    _check_categories(categories)
     prices = load_prices()
     cal = _calendar([]).select(categories=categories or None)
     sessions = prices["AMZN"].frame.index

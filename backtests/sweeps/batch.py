@@ -66,11 +66,10 @@ class Group:
 
 @dataclass
 class BatchPlan:
+    """The plan groups of a spec and what its validity walk found (counts and the first invalid combinations)."""
+
     groups: list
-    n_candidates: int = 0
-    n_excluded: int = 0
-    n_invalid: int = 0
-    examples: list = field(default_factory=list)
+    check: CheckResult = field(default_factory=CheckResult)
 
     @property
     def total(self) -> int:
@@ -103,9 +102,8 @@ def plan_batches(spec: SweepSpec) -> BatchPlan:
     """The spec's valid combinations (:meth:`SweepSpec.grouped_walk`) grouped by plan; every combination gets its key."""
     names = list(spec.params)
     exec_pos = [i for i, k in enumerate(names) if k in EXEC_KEYS]
-    res = CheckResult()
     out = BatchPlan([])
-    for ordinal, idx, plan_no, cfg in spec.grouped_walk(res):
+    for ordinal, idx, plan_no, cfg in spec.grouped_walk(out.check):
         if cfg is not None:
             data = _data(cfg)
             body = copy.deepcopy(cfg)
@@ -117,7 +115,6 @@ def plan_batches(spec: SweepSpec) -> BatchPlan:
         g.ordinals.append(ordinal)
         g.idx.append(idx)
         g.keys.append(_key(g, spec, idx, exec_pos))
-    out.n_candidates, out.n_excluded, out.n_invalid, out.examples = res.n_candidates, res.n_excluded, res.n_invalid, res.examples
     return out
 
 
@@ -305,7 +302,7 @@ def run_batched(spec: SweepSpec, store: SweepStore, *, workers: int, retry_faile
     set_threads(workers)
     plan = plan_batches(spec)
     if not plan.total:
-        first = plan.examples[0][1] if plan.examples else None
+        first = plan.check.examples[0][1] if plan.check.examples else None
         if first is not None:
             raise first
         raise InputError(Problem("every combination is excluded by the constraints", path=str(spec.path), field="constraints"))

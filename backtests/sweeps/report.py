@@ -576,20 +576,24 @@ def _dotted(cfg: dict, key: str):
 def fast_sample_keys(db: Path) -> set | None:
     """The keys of a fast sweep's seeded random sample of kept daily returns, plus its base config's combination
     (None when every combination's returns were kept, or for other sweeps)."""
-    con = sqlite3.connect(str(db))
-    try:
-        row = con.execute("SELECT value FROM meta WHERE name = 'fast_sample'").fetchone()
-        base = con.execute("SELECT value FROM meta WHERE name = 'base_key'").fetchone()
-    except sqlite3.DatabaseError:
+    meta = _meta_values(db, "fast_sample", "base_key")
+    if not meta.get("fast_sample"):
         return None
-    finally:
-        con.close()
-    if not row or not row[0]:
-        return None
-    info = json.loads(row[0])
+    info = json.loads(meta["fast_sample"])
     if info.get("all"):
         return None
-    return set(info.get("keys", [])) | ({base[0]} if base and base[0] else set())
+    return set(info.get("keys", [])) | ({meta["base_key"]} if meta.get("base_key") else set())
+
+
+def _meta_values(db: Path, *names: str) -> dict:
+    """``name -> value`` of the database's meta rows among ``names`` (those it has; nothing for an unreadable file)."""
+    con = sqlite3.connect(str(db))
+    try:
+        return dict(con.execute(f"SELECT name, value FROM meta WHERE name IN ({','.join('?' * len(names))})", names).fetchall())
+    except sqlite3.DatabaseError:
+        return {}
+    finally:
+        con.close()
 
 
 def exact_base_key(db: Path) -> str | None:
@@ -1011,16 +1015,10 @@ def compute(db: str | Path, top_n: int = TOP_N, n_splits: int = PBO_SPLITS) -> t
 def fast_engine_section(db: Path, results: pd.DataFrame, metric: str) -> dict | None:
     """What a sweep on the fast engine kept and checked (None for other sweeps): the returns policy, the placebo,
     and the best combinations re-run on Backtrader with whether the engines agreed (and where not)."""
-    con = sqlite3.connect(str(db))
-    try:
-        row = con.execute("SELECT value FROM meta WHERE name = 'fast_sweep'").fetchone()
-    except sqlite3.DatabaseError:
-        row = None
-    finally:
-        con.close()
-    if not row or not row[0]:
+    raw = _meta_values(db, "fast_sweep").get("fast_sweep")
+    if not raw:
         return None
-    info = json.loads(row[0])
+    info = json.loads(raw)
     v = _store().load_verifications(db)
     v = v[v["key"].isin(set(results["key"].astype(str)))] if len(v) else v
     reruns = [{"key": str(r["key"]), "engine": str(r["engine"]), "status": str(r["status"]), "problems": list(r["problems"]),

@@ -410,12 +410,14 @@ class SweepStore:
                              (key, engine, status, json.dumps(problems), None if summary is None else json.dumps(summary, allow_nan=True, default=str),
                               duration, time.time()))
 
-    def _check_lease(self) -> None:
+    def _check_lease(self, what: str = "its latest results were") -> None:
+        """Inside a write transaction: raise (and mark the store lost) unless this process still holds the lease, so a
+        sweep paused past the silence limit and taken over never writes over the new holder's rows."""
         holder = self.con.execute("SELECT token FROM lease WHERE id = 1").fetchone()
         if holder is None or holder[0] != self.token:
             self.lost = True
             raise InputError(Problem("this sweep lost its lease on the database (another sweep took it over after a long silence); "
-                                     "its latest results were not written; stopping", path=str(self.path), field="--db", expected="one sweep per database"))
+                                     f"{what} not written; stopping", path=str(self.path), field="--db", expected="one sweep per database"))
 
     def _index_id(self, index: pd.DatetimeIndex) -> int:
         days = np.ascontiguousarray(index.values.astype("datetime64[D]").astype("<i8")).tobytes()
@@ -434,13 +436,7 @@ class SweepStore:
         metrics = {k: None for k in SUMMARY_KEYS}
         blob = index_id = None
         with self._tx():
-            holder = self.con.execute("SELECT token FROM lease WHERE id = 1").fetchone()
-            if holder is None or holder[0] != self.token:
-                # another sweep took the database over (this one was silent too long): write nothing, stop
-                self.lost = True
-                raise InputError(Problem("this sweep lost its lease on the database (another sweep took it over after a long "
-                                         "silence); its result for this combination was not written; stopping",
-                                         path=str(self.path), field="--db", expected="one sweep per database"))
+            self._check_lease("its result for this combination was")
             if result.error is None:
                 for k in SUMMARY_KEYS:
                     v = result.summary.get(k)
