@@ -603,11 +603,16 @@ def sweep():
               help="With --engine fast: re-run the best K combinations on Backtrader (with their placebo) and store whether they agree.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or progress lines on stderr.")
 def sweep_run(spec, db, workers, backend, scheduler, max_hours, engine, retry_failed, verify_top, quiet):
-    """Run or resume the sweep SPEC into the database --db."""
-    from backtests.sweeps.driver import run_sweep
+    """Run or resume the sweep SPEC into the database --db.
 
-    run_sweep(spec, db, workers=workers, backend=backend, scheduler=scheduler, max_hours=max_hours, engine=engine,
+    Exit 0 when the call finished (or spent its --max-hours); 130 after Ctrl-C and 143 after SIGTERM (what was in
+    flight finished and is stored; the same command resumes); 2 on a bad spec or option, or a disk that refuses
+    the writes (every result stored before is kept)."""
+    from backtests.sweeps.driver import STOPPED_EXIT, run_sweep
+
+    out = run_sweep(spec, db, workers=workers, backend=backend, scheduler=scheduler, max_hours=max_hours, engine=engine,
               retry_failed=retry_failed, verify_top=verify_top, echo=click.echo, stream=open(os.devnull, "w") if quiet else None, command=" ".join(["aibt", *sys.argv[1:]]) if sys.argv else "aibt sweep")
+    return STOPPED_EXIT.get(out.stopped, 0)  # 130 after Ctrl-C, 143 after SIGTERM: stopped early, resumable; 0 finished or out of --max-hours
 
 
 @sweep.command("status")

@@ -600,3 +600,39 @@ def test_optuna_resume_never_marks_rows_of_older_data_current(tmp_path):
     now = load_results(db)
     assert old not in set(now["key"])  # not current: its result came from other data
     assert old in set(load_results(db, include_stale=True)["key"])  # kept, never deleted
+
+
+def test_a_full_disk_stops_the_sweep_with_exit_2_keeps_what_was_stored_and_the_same_command_resumes(tmp_path, capsys, monkeypatch):
+    """SQLite's own "database or disk is full" (a page cap stands in for the disk): a one-line exit 2 naming the
+    database, every result committed before is kept, and once there is room the same command finishes the sweep."""
+    import backtests.sweeps.store as store_mod
+
+    spec = write_spec(tmp_path)
+    db = tmp_path / "full.db"
+    real = store_mod.SweepStore.record
+    calls = {"n": 0}
+
+    def record_then_fill(self, key, result):
+        real(self, key, result)
+        calls["n"] += 1
+        if calls["n"] == 2:  # two results stored, then the disk is full: not one page more
+            self.con.execute(f"PRAGMA max_page_count = {self.con.execute('PRAGMA page_count').fetchone()[0]}")
+
+    assert sweep(spec, "--db", db, "--workers", 1, "--max-hours", 1e-9) == 0  # the schema and plan, nothing run
+    capsys.readouterr()
+    monkeypatch.setattr(store_mod.SweepStore, "record", record_then_fill)
+    code = sweep(spec, "--db", db, "--workers", 1)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and "disk is full" in err and str(db) in err and "resume" in err
+    kept = metrics_frame(db)
+    # rows in flight may stay 'running' (the full disk refuses that update too); the next call puts them back to pending
+    assert set(kept["status"]) <= {"done", "pending", "running"} and (kept["status"] == "done").sum() == 2
+    assert f"the {(kept['status'] == 'done').sum()} combinations stored before are kept" in err
+    done_before = kept[kept["status"] == "done"]
+    monkeypatch.setattr(store_mod.SweepStore, "record", real)
+    assert sweep(spec, "--db", db, "--workers", 1) == 0
+    after = metrics_frame(db)
+    assert set(after["status"]) == {"done"} and len(after) == 6
+    pd.testing.assert_frame_equal(after.set_index("key").loc[done_before["key"]].reset_index()[done_before.columns].drop(columns=["attempts"]),
+                                  done_before.reset_index(drop=True).drop(columns=["attempts"]))

@@ -17,11 +17,12 @@ Progress goes to stderr: a tqdm bar when stderr is a terminal, otherwise a plain
 """
 from __future__ import annotations
 
+import errno
 import json
-
 import math
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -302,6 +303,30 @@ class Outcome:
     messages: list = field(default_factory=list)
 
 
+#: exit codes of a call stopped on request (shell convention 128 + signal number), so a cron job can tell it from a finished one
+STOPPED_EXIT = {"interrupt": 130, "signal": 143}
+
+_STORAGE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}
+
+
+def storage_fault(exc: BaseException) -> str | None:
+    """What went wrong, when ``exc`` is the disk refusing a write (full, quota, read-only, I/O error); else None."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        if any(w in text for w in ("disk is full", "disk I/O error", "readonly database", "read-only")):
+            return text
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_FAULTS:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _storage_error(db: Path, what: str, kept: int | None) -> InputError:
+    saved = f"the {kept} combinations stored before are kept" if kept is not None else "what was stored before is kept"
+    return InputError(Problem(f"cannot write the sweep database: {what}; {saved} (each result is committed as it arrives)",
+                              path=str(db), field="--db",
+                              expected="free space on its disk (or a writable file); then run the same command again to resume"))
+
+
 def check_db_path(db: Path) -> None:
     if db.exists() and not db.is_file():
         raise InputError(Problem("is a directory, not a database file", path=str(db), field="--db", expected="a file path"))
@@ -349,6 +374,31 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
 
     out = Outcome()
     store = SweepStore(db)
+    try:
+        return _call(out, store, spec, db, workers, backend, scheduler, max_hours, engine, retry_failed, echo, stream, command,
+                     verify_top, t_call, deadline, batched)
+    except (sqlite3.OperationalError, OSError) as exc:
+        what = storage_fault(exc)
+        if what is None:
+            raise
+        raise _storage_error(db, what, _done_count(db)) from None
+
+
+def _done_count(db: Path) -> int | None:
+    """Combinations done in ``db``, read-only (None when it cannot be read)."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(con.execute("SELECT COUNT(*) FROM combinations WHERE status = 'done'").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+
+
+def _call(out: Outcome, store: SweepStore, spec: SweepSpec, db: Path, workers, backend, scheduler, max_hours, engine, retry_failed,
+          echo, stream, command, verify_top, t_call, deadline, batched) -> Outcome:
+    """The body of :func:`run_sweep`, once everything is checked and the store is open."""
     stop = {"why": None}
     old_handler = None
     try:
@@ -450,7 +500,10 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
         for s_, h in (old_handler or {}).items():
             signal.signal(s_, h)
         store.release()
-        store.close()
+        try:
+            store.close()
+        except sqlite3.Error:  # a full disk can refuse the last checkpoint; the WAL file keeps what was committed
+            pass
 
 
 def _run_batched(out: Outcome, spec: SweepSpec, store: SweepStore, db: Path, workers: int, retry_failed: bool, stop: dict, deadline,

@@ -196,7 +196,10 @@ class SweepStore:
                 store.con.execute("BEGIN IMMEDIATE")
 
             def __exit__(self, et, ev, tb):
-                store.con.execute("COMMIT" if et is None else "ROLLBACK")
+                if et is None:
+                    store.con.execute("COMMIT")
+                elif store.con.in_transaction:  # SQLite already rolled back after some errors (a full disk: SQLITE_FULL)
+                    store.con.execute("ROLLBACK")
                 return False
 
         return _T()
