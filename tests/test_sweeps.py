@@ -165,6 +165,23 @@ def test_spec_with_some_invalid_combinations_runs_the_valid_ones(tmp_path):
     assert spec.check().n_invalid == 2
 
 
+def test_dates_outside_the_price_data_are_invalid_combinations_refused_before_running(tmp_path, capsys):
+    """The data begin 2015-01-02 and end 2026-10-06: a sweep whose every start is earlier is refused whole (exit 2,
+    nothing written); one with some valid starts runs those only, none failing at run time."""
+    from backtests.sweeps.spec import load_spec
+
+    spec = write_spec(tmp_path, params={"dates.start": ["2010-01-04", "2012-06-01"]})
+    db = tmp_path / "sweep.db"
+    assert sweep(spec, "--db", db) == 2
+    err = capsys.readouterr().err
+    assert "field 'params.dates.start'" in err and "before the price data, which begins 2015-01-02" in err and "all 2 combinations" in err, err
+    assert not db.exists()
+    mixed = load_spec(write_spec(tmp_path, name="mixed.yaml", params={"dates.end": ["2030-01-02", "2024-06-28"]}))
+    assert [c.params["dates.end"] for c in mixed.combinations()] == ["2024-06-28"] and mixed.check().n_invalid == 1
+    ok = load_spec(write_spec(tmp_path, name="holiday.yaml", params={"dates.start": ["2015-01-01"]}))  # New Year's Day, just before the data
+    assert ok.check().n_invalid == 0
+
+
 CODE = [
     "__import__('os').system('touch PWNED')",
     "open('PWNED', 'w')",

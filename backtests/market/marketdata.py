@@ -124,3 +124,38 @@ def status_table(prices: PriceSet) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def sessions_missing(a: pd.Timestamp, b: pd.Timestamp) -> bool:
+    """Whether the NYSE traded (or is scheduled to trade) on some day from ``a`` to ``b``: dates price data
+    ending before ``a`` or starting after ``b`` would lack. Dates outside the exchange calendar count as missing."""
+    from events.calendar import CALENDAR_START, sessions_between, xnys
+
+    lo, hi = max(a, pd.Timestamp(CALENDAR_START)), min(b, pd.Timestamp(xnys().last_session.date()))
+    return a < pd.Timestamp(CALENDAR_START) or b > hi or (lo <= hi and len(sessions_between(lo, hi)) > 0)
+
+
+def dates_problems(start, end, first: pd.Timestamp, last: pd.Timestamp) -> list[Problem]:
+    """A config's ``dates.start`` / ``dates.end`` (``end`` None: the last session) against price data covering
+    ``first``..``last``: a problem for each date the data cannot cover (a run covers the dates its config.yaml
+    says, or it is refused: never silently clipped). A start on a holiday just before the data is fine: no
+    session lies between."""
+    start = pd.Timestamp(start)
+    end = pd.Timestamp(end) if end is not None else last
+    out = []
+    if start < first and sessions_missing(start, first - pd.Timedelta(days=1)):
+        out.append(Problem(f"start {start.date()} is before the price data, which begins {first.date()}", field="dates.start",
+                           expected=f"a start on or after {first.date()}"))
+    if end > last and sessions_missing(last + pd.Timedelta(days=1), end):
+        out.append(Problem(f"end {end.date()} is after the price data, which ends {last.date()}", field="dates.end",
+                           expected=f"an end on or before {last.date()}, or null for the last session ('aibt data refresh' extends the data)"))
+    return out
+
+
+def check_dates_in_data(cfg: dict) -> None:
+    """:class:`InputError` when a resolved config's dates reach outside its target's price data (see
+    :func:`dates_problems`); reads the target's prices (memoised per file)."""
+    p = load_prices([cfg["universe"]["target"]])[cfg["universe"]["target"]]
+    problems = dates_problems(cfg["dates"]["start"], cfg["dates"]["end"], p.first, p.last)
+    if problems:
+        raise InputError(problems)

@@ -387,6 +387,7 @@ class SweepSpec:
             _set_dotted(raw, k, copy.deepcopy(v))
         try:
             cfg = resolve(raw, self.base_source)
+            self._check_dates(cfg)
         except InputError as exc:
             raise InputError([self._locate(p) for p in exc.problems]) from None
         cfg["events"]["files"] = [f if Path(f).is_absolute() else str((self.base_dir / f).resolve()) for f in cfg["events"]["files"]]
@@ -395,6 +396,22 @@ class SweepSpec:
             raise InputError([self._locate(Problem(f"event file not found: {f}", field="events.files", expected="an event CSV, relative to the base config"))
                               for f in missing])
         return cfg
+
+    def _check_dates(self, cfg: dict) -> None:
+        """Dates outside the target's price data make a combination invalid before it runs (memoised per target
+        and dates: a grid checks them once, not once per combination)."""
+        from backtests.market.marketdata import check_dates_in_data
+
+        key = (cfg["universe"]["target"], str(cfg["dates"]["start"]), str(cfg["dates"]["end"]))
+        memo = self.__dict__.setdefault("_dates_memo", {})
+        if key not in memo:
+            try:
+                check_dates_in_data(cfg)
+                memo[key] = None
+            except InputError as exc:
+                memo[key] = exc
+        if memo[key] is not None:
+            raise InputError(memo[key].problems)
 
     def _locate(self, p: Problem) -> Problem:
         """A run-config problem of a combination, named where the spec user can fix it."""
