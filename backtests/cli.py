@@ -56,32 +56,82 @@ def _check_categories(categories) -> None:
 WIDTH = 100
 
 
-def fit_width(frame, width: int = WIDTH, **kw) -> tuple[str, bool]:
-    """``frame`` as text no wider than ``width``: the longest text columns are shortened (ending in '...') until it
-    fits, never below 12 characters. Returns the text and whether anything was shortened."""
+#: a text column is never shortened below this many characters
+MIN_TEXT = 16
+
+
+def _text_columns(frame) -> list:
     import pandas as pd
 
-    cut = False
-    caps: dict = {}
-    while True:
+    return [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+
+
+def _water_level(widths: dict, over: int, floor: int) -> int | None:
+    """The largest cap L >= ``floor`` such that capping every width at L saves at least ``over`` characters
+    (the widest columns give way first, evenly); None when even ``floor`` does not save enough."""
+    def saved(level):
+        return sum(max(0, w - level) for w in widths.values())
+
+    if saved(floor) < over:
+        return None
+    lo, hi = floor, max(widths.values())
+    while lo < hi:  # saved() falls as the level rises: find the highest level that still saves enough
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if saved(mid) >= over else (lo, mid - 1)
+    return lo
+
+
+def fit_width(frame, width: int = WIDTH, keep=(), **kw) -> tuple[str, str | None]:
+    """``frame`` as text no wider than ``width``, text columns left-aligned.
+
+    Too wide: the widest text columns (except those in ``keep``, such as ids) are shortened first and evenly,
+    each to the same cap with values ending in '...', never below :data:`MIN_TEXT` characters; if that is not
+    enough, pandas wraps the columns into blocks of the width. Returns the text and what was done: None,
+    ``"shortened"`` or ``"wrapped"`` (wrapped, and shortened if needed)."""
+    kw = {"justify": "left", **kw}
+    texts = _text_columns(frame)
+
+    def render(caps, **more):
         shown = frame.copy()
-        for c, n in caps.items():
-            shown[c] = shown[c].map(lambda v, n=n: v if not isinstance(v, str) or len(v) <= n else v[: n - 3] + "...")
-        text = shown.to_string(index=False, **kw)
-        over = max(len(line) for line in text.splitlines()) - width
+        for c in texts:
+            n = caps.get(c)
+            vals = shown[c].map(lambda v, n=n: v if not isinstance(v, str) or n is None or len(v) <= n else v[: n - 3] + "...")
+            pad = max([len(v) for v in vals if isinstance(v, str)], default=0)
+            shown[c] = vals.map(lambda v, pad=pad: v.ljust(pad) if isinstance(v, str) else v)
+        return "\n".join(line.rstrip() for line in shown.to_string(index=False, **kw, **more).splitlines())
+
+    def widest(text):
+        return max((len(line) for line in text.splitlines()), default=0)
+
+    caps: dict = {}
+    for _ in range(6):  # the spacing between columns is pandas': a further pass absorbs what a pass misjudged
+        text = render(caps)
+        over = widest(text) - width
         if over <= 0:
-            return text, cut
-        texts = {c: int(shown[c].map(lambda v: len(v) if isinstance(v, str) else 0).max()) for c in shown.columns
-                 if shown[c].dtype == object or pd.api.types.is_string_dtype(shown[c])}
-        texts = {c: n for c, n in texts.items() if n > 12}
-        if not texts:  # numbers only: pandas wraps the columns into blocks of the width
-            return shown.to_string(index=False, line_width=width, **kw), True
-        c = max(texts, key=texts.get)
-        caps[c] = max(12, texts[c] - over)
-        cut = True
+            return text, "shortened" if caps else None
+        lens = {c: min(caps.get(c, 10**9), max([len(v) for v in frame[c] if isinstance(v, str)], default=0))
+                for c in texts if c not in keep}
+        lens = {c: n for c, n in lens.items() if n > MIN_TEXT}
+        level = _water_level(lens, over, MIN_TEXT) if lens else None
+        if level is None:
+            caps.update({c: MIN_TEXT for c in lens})
+            text = render(caps)
+            return (text, "shortened") if widest(text) <= width else (render(caps, line_width=width), "wrapped")
+        caps.update({c: level for c, n in lens.items() if n > level})
+    return render(caps, line_width=width), "wrapped"
 
 
-def _echo_table(frame, fmt: str = "table", wide: bool = False, **kw) -> None:
+def say(text: str, err: bool = False, first: str = "", rest: str = "  ") -> None:
+    """Print ``text`` wrapped to :data:`WIDTH` columns (continuation lines indented by ``rest``; words such as
+    paths longer than the width are kept whole). Each line of ``text`` is wrapped on its own."""
+    import textwrap
+
+    for line in str(text).splitlines() or [""]:
+        click.echo(textwrap.fill(line, WIDTH, initial_indent=first, subsequent_indent=rest, break_long_words=False,
+                                 break_on_hyphens=False) if line else "", err=err)
+
+
+def _echo_table(frame, fmt: str = "table", wide: bool = False, keep=(), **kw) -> None:
     """A table on stdout: fitted to 100 columns (``wide``: in full), or the whole frame as CSV or JSON records."""
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
@@ -95,10 +145,31 @@ def _echo_table(frame, fmt: str = "table", wide: bool = False, **kw) -> None:
     if wide:
         click.echo(frame.to_string(index=False, **kw))
         return
-    text, cut = fit_width(frame, **kw)
+    text, done = fit_width(frame, keep=keep, **kw)
     click.echo(text)
-    if cut:
-        click.echo("(text shortened to fit 100 columns: --wide shows it whole, --format csv or json gives every value)", err=True)
+    if done == "shortened":
+        click.echo(f"(text shortened to fit {WIDTH} columns: --wide shows it whole, --format csv or json gives every value)", err=True)
+    elif done == "wrapped":
+        click.echo(f"(columns wrapped into blocks to fit {WIDTH} columns: --wide prints one line per row)", err=True)
+
+
+def _echo_with_headlines(frame, keep=()) -> None:
+    """A table whose last column is long free text (headlines): the other columns as a table fitted to the width,
+    each row followed by its text in full, indented and wrapped, so nothing is cut."""
+    import textwrap
+
+    text_col = frame.columns[-1]
+    table, done = fit_width(frame.drop(columns=[text_col]), keep=keep)
+    lines = table.splitlines()
+    if done == "wrapped" or len(lines) != len(frame) + 1:  # no one line per row: the plain fitted table instead
+        _echo_table(frame, keep=keep)
+        return
+    click.echo(lines[0])
+    for line, text in zip(lines[1:], frame[text_col]):
+        click.echo(line)
+        click.echo(textwrap.fill(str(text), WIDTH, initial_indent="    ", subsequent_indent="    ", break_long_words=False))
+    if done == "shortened":
+        click.echo(f"(text shortened to fit {WIDTH} columns: --wide shows it whole, --format csv or json gives every value)", err=True)
 
 
 class Steps:
@@ -175,7 +246,7 @@ def run_cmd(config_path, out, engine, quiet):
     with _config_named(config_path):
         result = run(cfg, engine=engine)
     for w in result.warnings:
-        click.echo(f"warning: {w}", err=True)
+        say(f"warning: {w}", err=True)
     writers = []
     study = None
     if cfg["study"]["enabled"]:
@@ -208,15 +279,13 @@ def run_cmd(config_path, out, engine, quiet):
     ]
     from backtests.stats.counts import describe, why_nothing_traded
 
-    import textwrap
+    def say_(text):  # a long line, wrapped to the 100-column width
+        say(text, first="  ", rest="    ")
 
-    def say(text):  # a long line, wrapped to the 100-column width
-        click.echo(textwrap.fill(text, WIDTH, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
-
-    say(f"events: {describe(result.counts)}")
+    say_(f"events: {describe(result.counts)}")
     nothing = why_nothing_traded(result.events, result.counts)
     if nothing:
-        say(nothing)
+        say_(nothing)
     for label, v, unit in rows:
         if unit is None:
             text = str(v)
@@ -227,7 +296,7 @@ def run_cmd(config_path, out, engine, quiet):
         click.echo(f"  {label:28s}{text}")
     pl = result.placebo
     if pl is not None:
-        say(f"placebo (same holdings at {pl.n} random sessions away from events): the strategy beats {pl.percentile:.1f}% of them, "
+        say_(f"placebo (same holdings at {pl.n} random sessions away from events): the strategy beats {pl.percentile:.1f}% of them, "
             f"placebo p = {pl.p:.3f} (placebo median {pl.median * 100:.2f}%)")
     elif cfg["placebo"]["enabled"]:
         click.echo("  placebo: not applicable (a benchmark, or nothing traded)")
@@ -236,9 +305,9 @@ def run_cmd(config_path, out, engine, quiet):
         mt = study.results.multiple_testing
         for _, r in h.iterrows():
             if r["window"] in ("-5:-1", "0:1", "0:5"):
-                say(f"event study, {cfg['universe']['target']} minus its hedge basket, CAAR {r['window']}: {r['caar'] * 100:6.2f}% "
+                say_(f"event study, {cfg['universe']['target']} minus its hedge basket, CAAR {r['window']}: {r['caar'] * 100:6.2f}% "
                     f"(n={int(r['n'])}, BMP t={r['t_bmp']:.2f}, p={r['p_bmp']:.3f}, q={r['q_bmp']:.3f})")
-        say(f"q: Benjamini-Hochberg over all {mt['n_tests']} tests of study.csv; {mt['n_q_below_0.05']} have q < 0.05 "
+        say_(f"q: Benjamini-Hochberg over all {mt['n_tests']} tests of study.csv; {mt['n_q_below_0.05']} have q < 0.05 "
             f"({mt['n_p_below_0.05']} have p < 0.05)")
     click.echo(f"run directory: {path}")
     if cfg["output"]["tearsheet"]:
@@ -260,7 +329,11 @@ def configs_cmd(wide, fmt):
         doc = yaml.safe_load(bundled_config(name).read_text(encoding="utf-8")) or {}
         kind = (doc.get("strategy") or {}).get("kind", "event_window")
         rows.append((name, kind, " ".join(str(doc.get("description") or "").split())))
-    _echo_table(pd.DataFrame(rows, columns=["config", "strategy", "description"]), fmt, wide, justify="left")
+    frame = pd.DataFrame(rows, columns=["config", "strategy", "description"])
+    if fmt == "table" and not wide:
+        _echo_with_headlines(frame, keep=("config",))
+    else:
+        _echo_table(frame, fmt, wide)
     if fmt == "table":
         click.echo(f"{len(rows)} configs in {bundled_config('default').parent}; run one with: aibt run --config NAME")
 
@@ -309,9 +382,9 @@ def study_cmd(config_path, out, model, quiet):
     for r in study.signals.get("regressions", []):
         if "terms" in r:
             terms = ", ".join(f"{k} {v['coef']:+.3f} (t={v['t']:.2f}, p={v['p']:.3f})" for k, v in r["terms"].items() if k != "const")
-            click.echo(f"signal regression, CAR {r['window']} on {'+'.join(r['x'])}: {terms}; n={r['n']}, R2={r['r2']:.2f}")
+            say(f"signal regression, CAR {r['window']} on {'+'.join(r['x'])}: {terms}; n={r['n']}, R2={r['r2']:.2f}")
         else:
-            click.echo(f"signal regression, CAR {r['window']} on {'+'.join(r['x'])}: {r['note']}")
+            say(f"signal regression, CAR {r['window']} on {'+'.join(r['x'])}: {r['note']}")
     path = write_study_dir(cfg, study, out or default_run_dir(cfg["name"] + "-study"), started)
     click.echo(f"study directory: {path}")
 
@@ -330,7 +403,7 @@ def data_status(tickers):
 
     prices = load_prices(_ticker_list(tickers))
     for w in prices.warnings:
-        click.echo(f"warning: {w}", err=True)
+        say(f"warning: {w}", err=True)
     _echo_table(status_table(prices))
     click.echo(f"cache directory: {cache_dir()} (set AIBT_CACHE_DIR to move it)")
 
@@ -349,12 +422,12 @@ def data_refresh(tickers, start, end):
     start, end = _iso_date(start or None, "--start") or DEFAULT_START, _iso_date(end or None, "--end")
     if end is not None and end <= start:
         raise InputError(Problem(f"--end {end} is not after --start {start}", field="--end", expected="an end after the start"))
-    report = refresh(_ticker_list(tickers), start, end, log=click.echo, progress=None)
+    report = refresh(_ticker_list(tickers), start, end, log=say, progress=None)
     if report.ok:
         return 0
     failed = sorted(t for t, st in report.status.items() if st == "failed")
-    click.echo(f"aibt: {len(failed)} of {len(report.status)} ticker(s) not refreshed ({', '.join(failed)}); "
-               "the data on disk for them is unchanged", err=True)
+    say(f"aibt: {len(failed)} of {len(report.status)} ticker(s) not refreshed ({', '.join(failed)}); "
+        "the data on disk for them is unchanged", err=True)
     return 3  # DESIGN.md: an outside source could not be reached or returned nothing usable
 
 
@@ -365,7 +438,9 @@ def data_check(path):
     from backtests.market.marketdata import load_price_file
 
     p = load_price_file(path)
-    click.echo(f"{path}: ok, {len(p.frame)} sessions {p.first.date()}..{p.last.date()}, sha256 {p.sha256}")
+    click.echo(f"{path}: ok")
+    click.echo(f"  {len(p.frame)} sessions {p.first.date()}..{p.last.date()}")
+    click.echo(f"  sha256 {p.sha256}")
 
 
 # ---------------------------------------------------------------- events
@@ -402,7 +477,10 @@ def events_list(categories, tickers, since, files, no_earnings, wide, fmt):
         date=f["date"].dt.date, day0=f["day0"].dt.date, sched=f["scheduled"].map({True: "yes", False: "no"}),
         tickers=f["tickers"].map(";".join),
     )[["event_id", "date", "time", "sched", "day0", "category", "tickers", "headline"]]
-    _echo_table(out, fmt, wide)
+    if fmt == "table" and not wide and len(out):
+        _echo_with_headlines(out, keep=("event_id",))
+    else:
+        _echo_table(out, fmt, wide, keep=("event_id",))
     if fmt == "table":
         click.echo(f"{len(out)} events")
 
@@ -415,7 +493,7 @@ def events_validate(path):
 
     cal = _calendar([path], bundled=False)
     for n in cal.notes:
-        click.echo(f"note: {n}", err=True)
+        say(f"note: {n}", err=True)
     # a ticker without prices is allowed (news can concern a stock aibt holds no data for) but said: it may be a typo
     unpriced: dict[str, list[str]] = {}
     for eid, ts in zip(cal.frame["event_id"], cal.frame["tickers"]):
@@ -424,7 +502,7 @@ def events_validate(path):
                 unpriced.setdefault(t, []).append(eid)
     for t, ids in sorted(unpriced.items()):
         shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
-        click.echo(f"note: {path}: tickers_affected '{t}' has no price data (bundled or refreshed) in {len(ids)} event(s): {shown}; "
+        say(f"note: {path}: tickers_affected '{t}' has no price data (bundled or refreshed) in {len(ids)} event(s): {shown}; "
                    f"such an event cannot be measured on {t} (check the spelling, or 'aibt data refresh --tickers {t}')", err=True)
     click.echo(f"{path}: ok, {len(cal)} events, {cal.frame['day0'].min().date()}..{cal.frame['day0'].max().date()}")
 
@@ -470,6 +548,10 @@ def events_check(categories, half, show_all, wide, fmt):
 
 
 # ---------------------------------------------------------------- signals
+#: column labels of 'aibt signals show' in a 100-column terminal (the full names with --wide, csv and json)
+SHORT_SIGNAL_NAMES = {"capex_efficiency": "eff", "capex_efficiency_chg": "eff_chg", "capex_intensity": "intens",
+                      "backlog": "backlog", "backlog_growth_qoq": "bl_qoq", "backlog_growth_yoy": "bl_yoy",
+                      "backlog_coverage": "bl_cover", "eff_vs_peers": "eff_rel"}
 @cli.group()
 def signals():
     """Point-in-time signals from quarterly fundamentals."""
@@ -511,7 +593,8 @@ def signals_show(ticker, names, wide, fmt):
     view = t[["quarter", "available", "kind"] + names].copy()
     view["available"] = view["available"].map(lambda d: d.date().isoformat() if pd.notna(d) else "never")
     view = view.rename(columns={"available": "usable_from"})
-    _echo_table(view, fmt, wide, float_format=lambda x: f"{x:.4f}", na_rep="-")
+    short = {n: SHORT_SIGNAL_NAMES[n] for n in names if n in SHORT_SIGNAL_NAMES} if fmt == "table" and not wide else {}
+    _echo_table(view.rename(columns=short), fmt, wide, float_format=lambda x: f"{x:.4f}", na_rep="-")
     if fmt != "table":
         return
     click.echo("")
@@ -519,6 +602,8 @@ def signals_show(ticker, names, wide, fmt):
     units["eff_vs_peers"] = "capex efficiency minus the mean of the peers' cloud OI TTM / capex TTM known that session (MSFT Intelligent Cloud, Google Cloud; META and ORCL report none)"
     import textwrap
 
+    if short:
+        say("columns: " + ", ".join(f"{v} = {k}" for k, v in short.items() if k != v) + " (--wide prints the full names)")
     click.echo(textwrap.fill("units: " + "; ".join(f"{n} = {units[n]}" for n in names), WIDTH, subsequent_indent="  "))
     click.echo("kind: release = the quarter's reaction session; update = a later session on which more of its inputs\n"
                "      became usable")
@@ -611,7 +696,7 @@ def sweep_run(spec, db, workers, backend, scheduler, max_hours, engine, retry_fa
     from backtests.sweeps.driver import STOPPED_EXIT, run_sweep
 
     out = run_sweep(spec, db, workers=workers, backend=backend, scheduler=scheduler, max_hours=max_hours, engine=engine,
-              retry_failed=retry_failed, verify_top=verify_top, echo=click.echo, stream=open(os.devnull, "w") if quiet else None, command=" ".join(["aibt", *sys.argv[1:]]) if sys.argv else "aibt sweep")
+              retry_failed=retry_failed, verify_top=verify_top, echo=say, stream=open(os.devnull, "w") if quiet else None, command=" ".join(["aibt", *sys.argv[1:]]) if sys.argv else "aibt sweep")
     return STOPPED_EXIT.get(out.stopped, 0)  # 130 after Ctrl-C, 143 after SIGTERM: stopped early, resumable; 0 finished or out of --max-hours
 
 
@@ -623,19 +708,19 @@ def sweep_status(db):
     from backtests.sweeps.store import status
 
     s = status(db)
-    click.echo(f"database: {db}")
-    click.echo(f"spec: {s['spec']} ({s['search']} search, metric {s['metric']}, {s['direction']}, engine {s['engine']})")
-    click.echo(f"combinations: {s['total']}: done {s['done']}, failed {s['failed']}, running {s['running']}, pending {s['pending']}")
+    say(f"database: {db}")
+    say(f"spec: {s['spec']} ({s['search']} search, metric {s['metric']}, {s['direction']}, engine {s['engine']})")
+    say(f"combinations: {s['total']}: done {s['done']}, failed {s['failed']}, running {s['running']}, pending {s['pending']}")
     rate = f"{s['rate']:.2f} combinations/s" if s["rate"] else "n/a"
-    click.echo(f"rate: {rate} ({s['finished_this_call']} finished in the {'current' if s['running_now'] else 'latest'} call); "
+    say(f"rate: {rate} ({s['finished_this_call']} finished in the {'current' if s['running_now'] else 'latest'} call); "
                f"ETA {fmt_duration(s['eta_s']) if s['eta_s'] is not None else 'n/a'} ({s['left']} left)")
     lease = s["lease"]
     if s["running_now"]:
-        click.echo(f"running: pid {lease['pid']} on {lease['host']} since {lease['since']} (heartbeat {lease['heartbeat_age']:.0f} s ago)")
+        say(f"running: pid {lease['pid']} on {lease['host']} since {lease['since']} (heartbeat {lease['heartbeat_age']:.0f} s ago)")
     elif lease:
-        click.echo(f"no sweep is running (a stale lease of pid {lease['pid']} on {lease['host']} remains; the next call takes it over)")
+        say(f"no sweep is running (a stale lease of pid {lease['pid']} on {lease['host']} remains; the next call takes it over)")
     else:
-        click.echo("no sweep is running")
+        say("no sweep is running")
 
 
 @sweep.command("report")

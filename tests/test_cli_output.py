@@ -2,6 +2,8 @@
 file reads well), results on stdout."""
 from __future__ import annotations
 
+import pytest
+
 from backtests.cli import main
 
 TINY = "dates: {start: 2024-01-02, end: 2024-12-31}\nevents: {earnings: false}\nplacebo: {n: 20}\noutput: {tearsheet: false}\n"
@@ -31,3 +33,54 @@ def test_a_sweep_with_quiet_prints_no_progress(tmp_path, capsys):
     assert err == "" and "2 combinations: 2 done" in out
     assert main(["sweep", "run", str(spec), "--db", str(tmp_path / "p.db"), "--engine", "fast", "--verify-top", "0"]) == 0
     assert "sweep: 2/2 run this call" in capsys.readouterr().err  # not a terminal: plain progress lines
+
+
+def test_water_level_cuts_the_widest_columns_first_and_evenly():
+    from backtests.cli import _water_level
+
+    # widths 60, 30, 20; save 40: capping at 25 saves 35 + 5 = 40 (and 26 saves only 34 + 4 = 38)
+    assert _water_level({"a": 60, "b": 30, "c": 20}, 40, 10) == 25
+    assert _water_level({"a": 60, "b": 30}, 20, 10) == 40  # only the widest gives way
+    assert _water_level({"a": 20, "b": 20}, 30, 10) is None  # even 10 each saves only 20
+
+
+def test_fit_width_says_whether_it_shortened_or_only_wrapped():
+    import pandas as pd
+
+    from backtests.cli import fit_width
+
+    text, done = fit_width(pd.DataFrame({"id": ["x1", "x2"], "note": ["a" * 150, "short"]}), width=60)
+    assert done == "shortened" and max(map(len, text.splitlines())) <= 60 and "..." in text and "x1" in text
+    nums = pd.DataFrame({f"column_{i}": [1.5, 2.25] for i in range(12)})  # numbers only: nothing to shorten
+    text, done = fit_width(nums, width=60)
+    assert done == "wrapped" and max(map(len, text.splitlines())) <= 60 and "2.25" in text
+    assert fit_width(pd.DataFrame({"a": ["b"]}))[1] is None
+
+
+def test_events_list_prints_each_headline_whole_under_its_row(capsys):
+    assert main(["events", "list", "--no-earnings"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 100
+    i = next(n for n, line in enumerate(lines) if line.startswith("chatgpt_launch "))
+    assert lines[i + 1].startswith("    OpenAI") and "..." not in lines[i + 1]
+
+
+@pytest.mark.parametrize("argv", [["data", "check", "{prices}/AMZN.csv"], ["data", "status"], ["sweep", "status", "{db}"], ["configs"],
+                                  ["signals", "show", "--ticker", "MSFT"]])
+def test_other_commands_fit_100_columns(capsys, argv, tmp_path):
+    from importlib import resources
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("base: {dates: {start: 2024-01-02, end: 2024-06-28}, events: {earnings: false}, placebo: {n: 10}, "
+                    "study: {enabled: false}, output: {tearsheet: false}}\nparams: {strategy.params.exit_offset: [1]}\nsearch: grid\n"
+                    "metric: sharpe\n")
+    if "{db}" in argv:
+        assert main(["sweep", str(spec), "--db", str(tmp_path / "s.db"), "--workers", "1", "--quiet"]) == 0
+        capsys.readouterr()
+    prices = resources.files("backtests") / "data" / "prices"
+    assert main([a.replace("{prices}", str(prices)).replace("{db}", str(tmp_path / "s.db")) for a in argv]) == 0
+    out = capsys.readouterr().out
+    # the paths are the test machine's: count them as a short name
+    long = [line for line in out.splitlines() if len(line.replace(str(tmp_path), "T").replace(str(prices), "P")) > 100]
+    assert not long, long
