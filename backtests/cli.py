@@ -17,7 +17,7 @@ import click
 from events.errors import InputError, Problem
 
 
-def _ticker_list(option: str | None) -> list[str]:
+def _ticker_list(option: str | None, name: str = "--tickers") -> list[str]:
     """``--tickers AMZN,msft`` -> ["AMZN", "MSFT"]; every bundled ticker when not given."""
     from backtests.market.marketdata import BUNDLED_TICKERS
     from events.schema import TICKER_RE
@@ -27,7 +27,7 @@ def _ticker_list(option: str | None) -> list[str]:
     out = [t.strip().upper() for t in option.split(",") if t.strip()]
     bad = [t for t in out if not TICKER_RE.match(t)]
     if bad or not out:
-        raise InputError(Problem(f"not a ticker: {', '.join(repr(t) for t in bad) or repr(option)}", field="--tickers",
+        raise InputError(Problem(f"not a ticker: {', '.join(repr(t) for t in bad) or repr(option)}", field=name,
                                  expected="comma-separated tickers such as AMZN,MSFT (letters, digits, '.' or '-', up to 10)"))
     return out
 
@@ -40,6 +40,26 @@ def _iso_date(value: str | None, option: str) -> str | None:
         return dt.date.fromisoformat(value.strip()).isoformat()
     except ValueError:
         raise InputError(Problem(f"not a date: {value!r}", field=option, expected="YYYY-MM-DD, e.g. 2025-01-01")) from None
+
+
+def _path_option(value: str | None, option: str) -> str | None:
+    """A path option as given (None when not given); exit 2 for an empty path or one the file system cannot hold
+    (a name longer than it allows), before any work."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise InputError(Problem("an empty path", field=option, expected="a directory path, or leave the option out for the default"))
+    from pathlib import Path
+
+    try:
+        limit = os.pathconf(Path(value).anchor or ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    long = [part for part in Path(value).parts if len(os.fsencode(part)) > limit]
+    if long:
+        raise InputError(Problem(f"a name of {len(os.fsencode(long[0]))} bytes ({long[0][:20]}...)", field=option,
+                                 expected=f"names of at most {limit} bytes each"))
+    return value
 
 
 def _check_categories(categories) -> None:
@@ -237,6 +257,7 @@ def run_cmd(config_path, out, engine, quiet):
 
     step = Steps(quiet)
     started = dt.datetime.now(dt.timezone.utc)
+    out = _path_option(out, "--out")
     if out is not None:
         check_out_dir(out)  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
     cfg = load_config(config_path)
@@ -373,6 +394,7 @@ def study_cmd(config_path, out, model, quiet):
     from backtests.stats.study import study_for_config
 
     started = dt.datetime.now(dt.timezone.utc)
+    out = _path_option(out, "--out")
     check_out_dir(out or default_run_dir("study"))  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
     step = Steps(quiet)
     cfg = load_config(config_path)
@@ -468,7 +490,12 @@ def events_list(categories, tickers, since, files, no_earnings, wide, fmt):
     """Print events with their reaction session (day 0)."""
     since = _iso_date(since, "--since")
     _check_categories(categories)
+    tickers = _ticker_list(",".join(tickers), "--ticker") if tickers else ()
     cal = _calendar(files)
+    known = {t for ts in cal.frame["tickers"] for t in ts}
+    for t in tickers:
+        if t not in known:
+            say(f"note: no event in the calendar concerns {t} (tickers with events: {', '.join(sorted(known))})", err=True)
     if no_earnings:
         cal = cal.select(categories=[c for c in cal.frame["category"].unique() if c != "earnings"])
     cal = cal.select(categories=categories or None, tickers=tickers or None, since=since)
@@ -727,13 +754,15 @@ def sweep_status(db):
 @click.argument("db", type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Report directory (default: <db without suffix>-report next to the database).")
-def sweep_report(db, out):
+@click.option("--quiet", "-q", is_flag=True, help="No progress line on stderr.")
+def sweep_report(db, out, quiet):
     """Write sweep_report.json and sweep_report.html (best combination, deflated Sharpe, PBO...)."""
     from pathlib import Path
 
     from backtests.sweeps.report import write_report
 
-    out = Path(out) if out else Path(db).with_name(Path(db).stem + "-report")
+    out = Path(_path_option(out, "--out") or Path(db).with_name(Path(db).stem + "-report"))
+    Steps(quiet)(f"reading {db} and computing the report (deflated Sharpe, PBO, SPA, walk-forward)")
     write_report(db, out)
     click.echo(f"sweep report: {out / 'sweep_report.html'}")
 

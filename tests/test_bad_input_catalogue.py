@@ -115,6 +115,10 @@ CASES = [
     ("refresh-end-before-start", {}, ["data", "refresh", "--tickers", "AMZN", "--start", "2024-01-02", "--end", "2023-01-02"], 2,
      ["--end 2023-01-02 is not after --start 2024-01-02"]),
     ("signals-unknown-ticker", {}, ["signals", "show", "--ticker", "XYZ"], 2, ["--ticker", "no fundamentals for XYZ", "AMZN"]),
+    ("run-out-empty", {}, ["run", "--out", "", "--quiet"], 2, ["--out", "an empty path"]),
+    ("study-out-name-too-long", {}, ["study", "--out", "{dir}/" + "x" * 300, "--quiet"], 2, ["--out", "a name of 300 bytes", "at most 255"]),
+    ("sweep-report-out-empty", {}, ["sweep", "report", "{dir}/none.db", "--out", " "], 2, ["--out", "an empty path"]),
+    ("events-list-ticker-with-space", {}, ["events", "list", "--ticker", "A B"], 2, ["--ticker", "not a ticker: 'A B'"]),
     ("events-list-file-not-events", {"x.csv": "a,b\n1,2\n"}, ["events", "list", "--file", "{dir}/x.csv"], 2, ["x.csv, line 1", "missing column(s) event_id"]),
     # run directories and reports
     ("tearsheet-not-a-run", {"d/file.txt": "x"}, ["tearsheet", "{dir}/d"], 2, ["missing config.yaml", "a run directory written by 'aibt run'"]),

@@ -84,3 +84,11 @@ def test_other_commands_fit_100_columns(capsys, argv, tmp_path):
     # the paths are the test machine's: count them as a short name
     long = [line for line in out.splitlines() if len(line.replace(str(tmp_path), "T").replace(str(prices), "P")) > 100]
     assert not long, long
+
+
+def test_events_list_for_a_ticker_no_event_concerns_says_so(capsys):
+    assert main(["events", "list", "--ticker", "zzzz"]) == 0  # well formed, so not an error: but not a silent "0 events"
+    out, err = capsys.readouterr()
+    assert out.strip().endswith("0 events") and "no event in the calendar concerns ZZZZ" in err and "AMZN" in err
+    assert main(["events", "list", "--ticker", "nvda", "--format", "csv"]) == 0  # lower case is the same ticker
+    assert len(capsys.readouterr().out.splitlines()) > 10

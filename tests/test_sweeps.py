@@ -178,6 +178,10 @@ def test_dates_outside_the_price_data_are_invalid_combinations_refused_before_ru
     assert not db.exists()
     mixed = load_spec(write_spec(tmp_path, name="mixed.yaml", params={"dates.end": ["2030-01-02", "2024-06-28"]}))
     assert [c.params["dates.end"] for c in mixed.combinations()] == ["2024-06-28"] and mixed.check().n_invalid == 1
+    assert sweep(mixed.path, "--db", tmp_path / "mixed.db", "--max-hours", 1e-9) == 0  # the invalid one is said, not dropped silently
+    said = " ".join(capsys.readouterr().out.split())
+    assert "1 of 2 combinations are invalid run configs and will not run; the first, {dates.end: \"2030-01-02\"}" in said, said
+    assert "after the price data, which ends 2026-10-06" in said
     ok = load_spec(write_spec(tmp_path, name="holiday.yaml", params={"dates.start": ["2015-01-01"]}))  # New Year's Day, just before the data
     assert ok.check().n_invalid == 0
 

@@ -384,6 +384,20 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
         raise _storage_error(db, what, _done_count(db)) from None
 
 
+def _say_invalid(spec: SweepSpec, echo) -> None:
+    """Combinations that are not valid run configs never run: say how many, and why the first fails."""
+    from backtests.sweeps.spec import _show
+
+    res = spec._check
+    if res is None or not res.n_invalid:
+        return
+    params, exc = res.examples[0]
+    p = exc.problems[0]
+    echo(f"{res.n_invalid} of {res.n_candidates - res.n_excluded} combinations{' checked' if not res.exhaustive else ''} are invalid "
+         f"run configs and will not run; the first, {_show(params)}, fails: {p.message} (field {p.field}"
+         + (f"; expected {p.expected})" if p.expected else ")"))
+
+
 def _done_count(db: Path) -> int | None:
     """Combinations done in ``db``, read-only (None when it cannot be read)."""
     try:
@@ -407,6 +421,7 @@ def _call(out: Outcome, store: SweepStore, spec: SweepSpec, db: Path, workers, b
             o = out.took_over
             echo(f"took over a stale lease on {db} (pid {o['pid']} on {o['host']}, since {o['since']}: {o['why']})")
         store.begin_call(spec, engine)
+        _say_invalid(spec, echo)
         if threading.current_thread() is threading.main_thread():
             def on_signal(signum, frame):
                 if signum == signal.SIGINT and stop["why"] == "interrupt":
