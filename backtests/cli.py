@@ -151,13 +151,40 @@ def say(text: str, err: bool = False, first: str = "", rest: str = "  ") -> None
                                  break_on_hyphens=False) if line else "", err=err)
 
 
+def _json_records(frame) -> str:
+    """The frame as a JSON list of records: dates as ``YYYY-MM-DD``, missing values as null, lists as lists."""
+    import datetime as dt_
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    def cell(v):
+        if isinstance(v, (list, tuple)):
+            return [cell(x) for x in v]
+        if isinstance(v, (pd.Timestamp, dt_.datetime)):
+            if v is pd.NaT or v != v:
+                return None
+            return v.date().isoformat() if v.time() == dt_.time() else v.isoformat()
+        if isinstance(v, dt_.date):
+            return v.isoformat()
+        if isinstance(v, np.generic):
+            v = v.item()
+        if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NaT or v is pd.NA:
+            return None
+        return v
+
+    rows = [{str(k): cell(v) for k, v in zip(frame.columns, row)} for row in frame.itertuples(index=False, name=None)]
+    return json.dumps(rows, indent=1, ensure_ascii=False)
+
+
 def _echo_table(frame, fmt: str = "table", wide: bool = False, keep=(), **kw) -> None:
     """A table on stdout: fitted to 100 columns (``wide``: in full), or the whole frame as CSV or JSON records."""
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
         return
     if fmt == "json":
-        click.echo(frame.to_json(orient="records", date_format="iso", indent=1))
+        click.echo(_json_records(frame))
         return
     if frame.empty:
         click.echo("(nothing to show)")
@@ -500,10 +527,14 @@ def events_list(categories, tickers, since, files, no_earnings, wide, fmt):
         cal = cal.select(categories=[c for c in cal.frame["category"].unique() if c != "earnings"])
     cal = cal.select(categories=categories or None, tickers=tickers or None, since=since)
     f = cal.frame
+    as_json = fmt == "json"  # JSON keeps types: scheduled true/false, tickers a list
     out = f.assign(
-        date=f["date"].dt.date, day0=f["day0"].dt.date, sched=f["scheduled"].map({True: "yes", False: "no"}),
-        tickers=f["tickers"].map(";".join),
+        date=f["date"].dt.date, day0=f["day0"].dt.date,
+        sched=f["scheduled"].astype(bool) if as_json else f["scheduled"].map({True: "yes", False: "no"}),
+        tickers=f["tickers"].map(list) if as_json else f["tickers"].map(";".join),
     )[["event_id", "date", "time", "sched", "day0", "category", "tickers", "headline"]]
+    if as_json:
+        out = out.rename(columns={"sched": "scheduled"})
     if fmt == "table" and not wide and len(out):
         _echo_with_headlines(out, keep=("event_id",))
     else:

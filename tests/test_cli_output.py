@@ -92,3 +92,16 @@ def test_events_list_for_a_ticker_no_event_concerns_says_so(capsys):
     assert out.strip().endswith("0 events") and "no event in the calendar concerns ZZZZ" in err and "AMZN" in err
     assert main(["events", "list", "--ticker", "nvda", "--format", "csv"]) == 0  # lower case is the same ticker
     assert len(capsys.readouterr().out.splitlines()) > 10
+
+
+def test_json_output_keeps_types_dates_as_iso_days_booleans_and_lists(capsys):
+    import json
+
+    assert main(["events", "list", "--no-earnings", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    first = next(r for r in rows if r["event_id"] == "chatgpt_launch")
+    assert first["date"] == "2022-11-30" and first["day0"] == "2022-11-30" and first["scheduled"] is False
+    assert first["tickers"][:3] == ["MSFT", "GOOGL", "AMZN"]
+    assert main(["signals", "show", "--format", "json"]) == 0
+    sig = json.loads(capsys.readouterr().out)
+    assert sig[0]["quarter"] == "2019Q1" and sig[0]["capex_efficiency"] is None  # missing is null, not NaN (invalid JSON)
