@@ -801,8 +801,13 @@ def sweep_report(db, out, quiet):
 # ---------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the process exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    nul = [a for a in args if "\x00" in a]
+    if nul:  # no path, date or name can hold one; the OS would refuse it deep inside a command
+        click.echo(f"aibt: error: the argument {nul[0]!r} contains a NUL character (expected printable text)", err=True)
+        return 2
     try:
-        rv = cli.main(args=argv, prog_name="aibt", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="aibt", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:

@@ -72,7 +72,7 @@ def _record_lines(text: str) -> list[int]:
     prev_end = 0
     header = False
     for row in reader:
-        if row:  # a blank line is no record (pandas skips it too), so the lines of later rows stay right
+        if row and (len(row) > 1 or row[0].strip()):  # a blank or whitespace-only line is no record (pandas skips it too)
             if header:
                 starts.append(prev_end + 1)
             header = True
