@@ -169,7 +169,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("case,files,argv,code,needles", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_clearly_and_leaves_nothing(tmp_path, capsys, case, files, argv, code, needles):
+def test_bad_input_is_refused_clearly_and_leaves_nothing(tmp_path, capsys, monkeypatch, case, files, argv, code, needles):
+    monkeypatch.chdir(tmp_path)  # default outputs (reports/...) would land here too, and the cache is here: all checked below
     for name, content in files.items():
         _write(tmp_path, name, content)
     before = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")}
