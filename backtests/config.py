@@ -113,6 +113,9 @@ SCHEMA: dict = {
         "seed": Leaf("int", 20261124, minimum=0),
     },
     "output": {"tearsheet": Leaf("bool", True)},
+    # the first session of the out-of-sample period in the tear sheet (the in-out-sample section); null: no split.
+    # Inside the run: after dates.start, on or before its end. It changes no number of the run itself.
+    "report": {"live_start": Leaf("date", None, nullable=True)},
 }
 
 
@@ -261,9 +264,51 @@ def resolve(data: dict | None, source: str | None = None) -> dict:
                 expected="keep, merge or first (study.clusters may still be 'drop' for the event study)"))
         if cfg["dates"]["end"] and cfg["dates"]["end"] <= cfg["dates"]["start"]:
             problems.append(Problem("end is not after start", path=source, field="dates.end"))
+        elif cfg["report"]["live_start"] is not None:
+            problems += live_start_problems(cfg["report"]["live_start"], cfg["dates"]["start"], cfg["dates"]["end"], source=source)
     if problems:
         raise InputError(problems)
     return cfg
+
+
+def live_start_problems(live_start: str, start: str, end: str | None, *, source: str | None = None,
+                        field: str = "report.live_start") -> list[Problem]:
+    """Why ``live_start`` (ISO date) cannot split a run from ``start`` to ``end`` (ISO dates; None: the data's last
+    session, checked by the run): it must lie after ``start`` (some in-sample sessions) and on or before ``end``
+    (some out-of-sample ones). Empty when it can."""
+    if live_start <= start or (end is not None and live_start > end):
+        period = f"{start} to {end if end is not None else 'the last session of the data'}"
+        return [Problem(f"live_start {live_start} is outside the run period {period}", path=source, field=field,
+                        expected=f"the first out-of-sample day: a date after {start}" + (f" and on or before {end}" if end is not None else "")
+                                 + ", or null for no split")]
+    return []
+
+
+def live_start(cfg: dict) -> str | None:
+    """The resolved config's ``report.live_start`` (ISO date: the first out-of-sample day of the tear sheet), or None.
+    Reads config.yaml files of runs written before the key existed too (None)."""
+    v = (cfg.get("report") or {}).get("live_start")
+    return None if v is None else str(v)
+
+
+def with_live_start(cfg: dict, value, source: str | None = None, field: str = "--live-start") -> dict:
+    """A copy of the resolved ``cfg`` with ``report.live_start`` set to ``value`` (a date or ISO text; None clears
+    it), checked as the config key is (a date, inside the run's dates); :class:`InputError` naming ``field`` if not.
+    For a command-line option that overrides the config's value."""
+    out = copy.deepcopy(cfg)
+    if isinstance(value, dt.datetime):  # click.DateTime gives a datetime: its day
+        value = value.date()
+    if value is None:
+        out.setdefault("report", {})["live_start"] = None
+        return out
+    v, err = _type_ok(SCHEMA["report"]["live_start"], value)
+    if err:
+        raise InputError(Problem(err, path=source, field=field))
+    problems = live_start_problems(v, out["dates"]["start"], out["dates"]["end"], source=source, field=field)
+    if problems:
+        raise InputError(problems)
+    out.setdefault("report", {})["live_start"] = v
+    return out
 
 
 class _Loader(yaml.SafeLoader):
