@@ -80,6 +80,8 @@ TABLE_COLUMNS = ["model", "group", "window", "n", "caar", "t_cs", "p_cs", "t_pat
                  "mean_bhar", "t_skew", "p_skew", "q_skew", "rbar"]
 #: Columns of :attr:`EventStudyResults.ar` (abnormal_returns.csv).
 AR_COLUMNS = ["event_id", "model", "day", "ar", "needs_day1", "category", "scheduled"]
+#: Columns of :meth:`EventStudyResults.event_car` (event_car.csv).
+EVENT_CAR_COLUMNS = ["event_id", "model", "window", "day0", "days", "car", "sd_est", "sd_car", "scar", "p", "t_est", "counted"]
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,8 @@ class EventStudyResults:
       that summing ``ar`` over a window's days for the events that count
       (every day of the window present, and ``needs_day1`` false or the window
       reaching day +1) gives the table's CAAR and n exactly;
-    * ``car``: per event, model and window: ``car``, ``scar``, ``bhar``;
+    * ``car``: per event, model and window: ``car``, ``scar``, ``bhar``, ``days``, ``sd_est``, ``sd_car``
+      (:meth:`event_car` gives the test windows' rows as event_car.csv);
     * ``table``: one row per (model, group, window) with ``n, caar``; on test
       windows every CAR test with its p-value (``t_cs, p_cs, t_patell,
       p_patell, t_bmp, p_bmp, t_kp, p_kp, z_rank, p_rank, z_sign, p_sign``)
@@ -281,6 +284,7 @@ class EventStudyResults:
                 event_ar = ar.iloc[f.t_est:]
                 for w in windows:
                     days = list(range(w.pre, w.post + 1))
+                    sd_car = np.nan
                     if f.event_id in self.excluded_unknown_time[str(w)] or not set(days) <= set(event_ar.index):
                         car = scar = bhar = np.nan
                     else:
@@ -292,12 +296,37 @@ class EventStudyResults:
                         if model == "market_model":
                             xbar, ssx, x = f.var_parts[model]
                             var = s * s * (L + L * L / f.t_est + (x.loc[days].sum() - L * xbar) ** 2 / ssx)
-                        scar = car / math.sqrt(var) if var > 0 else np.nan
+                        sd_car = math.sqrt(var)
+                        scar = car / sd_car if var > 0 else np.nan
                         normal = f.normal[model].loc[days].to_numpy()
                         bhar = float(np.prod(1 + seg + normal) - np.prod(1 + normal))
                     rows.append({"event_id": f.event_id, "model": model, "window": str(w), "car": car, "scar": scar, "bhar": bhar,
-                                 "t_est": f.t_est, "first": f.p0 + w.pre, "last": f.p0 + w.post})
-        return pd.DataFrame(rows, columns=["event_id", "model", "window", "car", "scar", "bhar", "t_est", "first", "last"])
+                                 "t_est": f.t_est, "first": f.p0 + w.pre, "last": f.p0 + w.post, "days": len(days), "sd_est": f.s[model],
+                                 "sd_car": sd_car})
+        return pd.DataFrame(rows, columns=["event_id", "model", "window", "car", "scar", "bhar", "t_est", "first", "last", "days", "sd_est",
+                                           "sd_car"])
+
+    def event_car(self) -> pd.DataFrame:
+        """Per event, model and test window (study.windows; not the BHAR windows): the numbers each CAR test of
+        the table is built from (event_car.csv, columns :data:`EVENT_CAR_COLUMNS`).
+
+        ``days``: the window's length L in sessions; ``car``: the sum of the event's ARs over the window
+        (abnormal_returns.csv's rows); ``sd_est``: the daily SD of the event's estimation-window abnormal
+        returns (ddof 1; for the market model the regression's residual SD, ddof 2); ``sd_car``: the SD of the
+        CAR under the null, ``sd_est * sqrt(L)``, and for the market model with the forecast-error correction
+        ``sd_est * sqrt(L + L^2/T + (sum_w Rm - L mean_est Rm)^2 / SSx)`` (see the module docstring);
+        ``scar = car / sd_car``: the event's own test statistic, the standardised CAR that Patell's, BMP's and
+        Kolari-Pynnonen's tests sum; ``p``: its two-sided p-value against the standard normal; ``t_est``: the
+        estimation sessions T. ``counted``: the event counts in that window of study.csv (car, sd_car, scar
+        and p are NaN when not: an ``unknown``-time event in a window before day +1, or ARs missing at the data's
+        end). ``day0``: the reaction session (ISO date). Fractions of price, daily returns."""
+        from scipy import stats
+
+        test = {str(w) for w in self.model.windows}
+        c = self.car[self.car["window"].isin(test)].drop_duplicates(["event_id", "model", "window"])
+        day0 = {f.event_id: self.sessions[f.p0].date().isoformat() for f in self.fits}
+        out = c.assign(day0=c["event_id"].map(day0), p=2 * stats.norm.sf(c["scar"].abs()), counted=c["car"].notna())
+        return out[EVENT_CAR_COLUMNS].reset_index(drop=True)
 
     def _test_table(self) -> pd.DataFrame:
         groups = _groups(self.events)
