@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.config import load_config, planning_portfolio, resolve
+from backtests.config import live_start, live_start_problems, load_config, planning_portfolio, resolve
 from backtests.inputs import RUN_SIGNALS, memo_calendar, select_events, target_signals
 from backtests.stats.counts import event_counts
 from backtests.engines.backtrader_engine import check_trades_agree, simulate
@@ -51,6 +51,20 @@ class RunResult:
     placebo: object | None = None  # backtests.stats.placebo.PlaceboResult (None for benchmarks and runs without trades)
     engine: str = "backtrader"  # the execution engine (ENGINES)
     final_value: float = float("nan")  # the broker's portfolio value at the last close (USD)
+    planned: "Planned | None" = field(default=None, repr=False)  # the plan both engines executed (cost_sensitivity re-executes it)
+    _cost_curve: pd.DataFrame | None = field(default=None, repr=False)
+
+    def cost_sensitivity(self) -> pd.DataFrame:
+        """cost_sensitivity.csv: the run's planned trades executed again on the fast engine at slippage 0, 1, ..., 20
+        bps per side (and the configured level), all else as configured
+        (:func:`backtests.engines.cost_curve.slippage_curve`). Computed on first use (a sweep never pays for it)."""
+        if self._cost_curve is None:
+            from backtests.engines.cost_curve import slippage_curve
+
+            if self.planned is None:
+                raise ValueError("this run result keeps no plan to execute again")
+            self._cost_curve = slippage_curve(*kernel_inputs(self.planned), self.config)
+        return self._cost_curve
 
 
 def _config(config) -> dict:
@@ -189,6 +203,9 @@ def plan_run(cfg: dict) -> Planned:
     sessions = all_sessions[(all_sessions >= start) & (all_sessions <= end)]
     if len(sessions) < 30:
         raise InputError(Problem(f"only {len(sessions)} sessions between {start.date()} and {end.date()}", field="dates", expected="a range of at least 30 sessions inside the price data"))
+    ls = live_start(cfg)
+    if ls is not None and pd.Timestamp(ls) > sessions[-1]:  # with dates.end null, the run period ends with the data
+        raise InputError(live_start_problems(ls, cfg["dates"]["start"], sessions[-1].date().isoformat()))
     closes = pd.DataFrame({t: tr[t]["close"] for t in tickers})
     daily = closes.pct_change()
     t_load = time.perf_counter() - t0
@@ -267,6 +284,7 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
     exposure = sim.exposure.reindex(sessions).fillna({"exposure": 0.0, "net": 0.0, "episode": 0, "net_held": 0.0})
     exposure["episode"] = exposure["episode"].astype(int)
     exposure.index.name = "date"
+    exposure = exposure.join(book_exposure(sim.fills, frames, returns["strategy"], float(pf["cash"]), daily, peers))
     traded_ids = {eid for e in episodes for eid in e.event_ids}
     counts = event_counts(events_out, pl.resolved, plans, traded_ids, trades)
     per_event = traded_window_returns(plans, tr, sessions, pf["fill"], u["target"], peers, traded_ids, held_baskets(episodes))
@@ -281,7 +299,21 @@ def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunR
     t_end = time.perf_counter()
     timings = {"load": t_load - t0, "plan": t_plan - t_load, "simulate": t_sim - t_plan, "results": t_end - t_sim, "bars": len(sessions) * len(frames)}
     return RunResult(cfg, summary, returns, trades, events_out, sim.fills, exposure, prints, [*prices.warnings, *pl.cal.notes], timings, ctx, signals_by_session(pl.signals, sessions), counts, per_event,
-                     placebo, engine, float(sim.final_value))
+                     placebo, engine, float(sim.final_value), pl)
+
+
+def book_exposure(fills: pd.DataFrame, frames: dict, strategy_returns: pd.Series, cash: float, daily: pd.DataFrame, peers: list[str]) -> pd.DataFrame:
+    """exposure.csv's ``long``, ``short`` and ``beta_net`` columns (:mod:`backtests.stats.book`): the book rebuilt from
+    the fills, weighted by the total-return closes of ``frames`` over the portfolio value (``cash`` compounded by the
+    daily strategy returns), betas to the equal-weight ``peers`` basket from ``daily`` (every session of the data)."""
+    from backtests.stats.book import book_weights, exposure_legs, trailing_betas
+
+    sessions = strategy_returns.index
+    closes = pd.DataFrame({t: f["close"] for t, f in frames.items()}).reindex(sessions)
+    value = cash * (1.0 + strategy_returns).cumprod()
+    weights = book_weights(fills, closes, value)
+    betas = trailing_betas(daily, list(frames), peers).reindex(sessions)
+    return exposure_legs(weights, betas)
 
 
 def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessions, actual_total, returns):
@@ -384,9 +416,12 @@ def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFra
     difference) run from the entry fill to the exit fill at the fill prices'
     reference (open, or close with close fills; the last close for a position
     still open), the basket return chained over the baskets actually held
-    between rebalances.
+    between rebalances. ``gross_notional``: the book's gross value at the entry
+    fills (USD); ``traded_notional``: the sum of ``|shares x fill price|`` over
+    every fill of the episode, both sides, entry, rebalances and exit (USD; what
+    commission and slippage are charged on).
     """
-    cols = ["episode", "event_ids", "side", "entry", "exit", "sessions_held", "held", "basket", "rebalances", "gross_notional", "pnl_gross", "commission",
+    cols = ["episode", "event_ids", "side", "entry", "exit", "sessions_held", "held", "basket", "rebalances", "gross_notional", "traded_notional", "pnl_gross", "commission",
             "slippage", "borrow", "pnl_net", "return_on_gross", "amzn_return", "basket_return", "excess_return"]
     rows = []
     price_col = "open" if fill == "open" else "close"
@@ -423,7 +458,7 @@ def trades_table(episodes, sim, tr, sessions, fill, target, peers) -> pd.DataFra
         pnl_net = pnl_gross - comm - borrow
         rows.append([e.episode, "+".join(e.event_ids) if e.event_ids else "", e.side, entry.date().isoformat(), exit_s.date().isoformat(),
                      int(sessions.get_loc(exit_s) - sessions.get_loc(entry)), ";".join(held), ";".join(basket), "; ".join(why for _, _, why in e.rebalances),
-                     notional, pnl_gross, comm, slippage, borrow, pnl_net,
+                     notional, float(f["value"].abs().sum()), pnl_gross, comm, slippage, borrow, pnl_net,
                      pnl_net / notional if notional else np.nan, amzn_r, basket_r, amzn_r - basket_r])
     return pd.DataFrame(rows, columns=cols)
 

@@ -141,3 +141,16 @@ def test_a_broken_fast_engine_is_caught(monkeypatch):
     problems = compare_runs(ref, run(copy.deepcopy(cfg), engine="fast"))
     assert problems and problems[0].startswith("fill 1 (") and "commission" in problems[0]
     assert any(p.startswith("daily return on ") for p in problems)
+
+
+def test_a_trades_or_exposure_mismatch_is_reported():
+    from backtests.engines.parity import compare_columns
+
+    t = pd.DataFrame({"traded_notional": [1000.0, 2000.0]})
+    assert compare_columns(t, t.copy(), ["traded_notional"], "trades", rtol=1e-9) == []
+    off = t.assign(traded_notional=[1000.0, 2000.0 * (1 + 1e-8)])
+    assert compare_columns(t, off, ["traded_notional"], "trades", rtol=1e-9)[0].startswith("trades traded_notional, row 2 (1; first of 1)")
+    e = pd.DataFrame({"long": [0.0, 0.5], "short": [0.0, 0.5], "beta_net": [np.nan, -0.1]}, index=pd.to_datetime(["2024-01-02", "2024-01-03"]))
+    assert compare_columns(e, e.copy(), ["long", "short", "beta_net"], "exposure", atol=1e-9) == []
+    moved = e.assign(beta_net=[0.0, -0.1])  # NaN against a number differs
+    assert compare_columns(e, moved, ["beta_net"], "exposure", atol=1e-9)[0].startswith("exposure beta_net, row 1 (2024-01-02")

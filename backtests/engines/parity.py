@@ -7,7 +7,9 @@ every disagreement, each naming the first differing session (or trade, or key) w
   :data:`FILL_RTOL` relative);
 * final equity within :data:`~backtests.engines.fast_engine.FINAL_RTOL` relative;
 * daily strategy returns within :data:`~backtests.engines.fast_engine.RETURNS_ATOL` absolute;
-* summary.json: text keys equal, numbers within ``SUMMARY_ATOL + SUMMARY_RTOL * |reference|`` (NaN equals NaN).
+* summary.json: text keys equal, numbers within ``SUMMARY_ATOL + SUMMARY_RTOL * |reference|`` (NaN equals NaN);
+* trades.csv's ``traded_notional`` within :data:`FILL_RTOL` relative; exposure.csv's ``long``, ``short`` and
+  ``beta_net`` within :data:`EXPOSURE_ATOL` absolute (NaN equals NaN).
 
 :func:`compare_summaries` and :func:`compare_returns` are the pieces a sweep uses when it re-runs its best
 combinations on Backtrader.
@@ -23,6 +25,8 @@ from backtests.engines.fast_engine import FINAL_RTOL, RETURNS_ATOL, SUMMARY_ATOL
 
 #: relative tolerance of a fill's size, price and commission (sizes are shares = weight * value / close)
 FILL_RTOL = 1e-9
+#: absolute tolerance of the exposure weights (fractions of portfolio value: shares within FILL_RTOL times price / value)
+EXPOSURE_ATOL = 1e-9
 
 
 def _num_differs(a, b, rtol: float, atol: float) -> bool:
@@ -93,6 +97,22 @@ def compare_fills(ref: pd.DataFrame, other: pd.DataFrame, *, rtol: float = FILL_
     return []
 
 
+def compare_columns(ref: pd.DataFrame, other: pd.DataFrame, columns, what: str, *, rtol: float = 0.0, atol: float = 0.0,
+                    names=("backtrader", "fast")) -> list[str]:
+    """The first row (by position) where each of ``columns`` differs by more than ``atol + rtol * |reference|``
+    (NaN equals NaN), one line per column; ``what`` names the table (``trades``, ``exposure``)."""
+    if len(ref) != len(other):
+        return [f"{what}: {names[0]} has {len(ref)} rows, {names[1]} {len(other)}"]
+    out = []
+    for c in columns:
+        a, b = ref[c].to_numpy(dtype=float), other[c].to_numpy(dtype=float)
+        bad = [i for i in range(len(a)) if _num_differs(b[i], a[i], rtol, atol)]
+        if bad:
+            i = bad[0]
+            out.append(f"{what} {c}, row {i + 1} ({ref.index[i]}; first of {len(bad)}): {names[0]} {a[i]!r}, {names[1]} {b[i]!r}")
+    return out
+
+
 def final_value(res) -> float:
     """Final portfolio value (USD) of a run, as its engine's broker reports it (Backtrader's ``getvalue()``, the
     fast engine's cash plus positions at the last close)."""
@@ -107,4 +127,6 @@ def compare_runs(ref, other, *, names=("backtrader", "fast")) -> list[str]:
         out.append(f"final equity: {names[0]} {va!r}, {names[1]} {vb!r} (relative difference {abs(va - vb) / abs(va):.3g})")
     out += compare_returns(ref.returns["strategy"], other.returns["strategy"], names=names)
     out += compare_summaries(ref.summary, other.summary, names=names)
+    out += compare_columns(ref.trades, other.trades, ["traded_notional"], "trades", rtol=FILL_RTOL, names=names)
+    out += compare_columns(ref.exposure, other.exposure, ["long", "short", "beta_net"], "exposure", atol=EXPOSURE_ATOL, names=names)
     return out

@@ -106,7 +106,8 @@ def write_study(out, directory: Path) -> None:
     tests in study.json's ``multiple_testing``) and, on BHAR windows,
     ``mean_bhar, t_skew, p_skew, q_skew``. abnormal_returns.csv adds, per
     event, ``needs_day1``, ``category`` and ``scheduled`` (the counting rule
-    of :mod:`backtests.stats.study`)."""
+    of :mod:`backtests.stats.study`). event_car.csv: each event's CAR, SCAR and
+    its p per model and test window (``EventStudyResults.event_car``)."""
     from backtests.stats.eventstudy import AR_COLUMNS, TABLE_COLUMNS
 
     doc = out.results.to_dict()
@@ -116,6 +117,7 @@ def write_study(out, directory: Path) -> None:
     (directory / "study.json").write_text(json.dumps(json_ready(doc), indent=2) + "\n")
     write_csv(out.results.table[TABLE_COLUMNS], directory / "study.csv")
     write_csv(out.results.ar[AR_COLUMNS], directory / "abnormal_returns.csv")
+    write_csv(out.results.event_car(), directory / "event_car.csv")
 
 
 OUT_EXPECTED = "a new path, an empty directory, or a previous aibt run directory with its manifest.json"
@@ -286,6 +288,8 @@ def write_run(result, out: str | Path, started: dt.datetime, extra_writers=(), p
             write_csv(pd.DataFrame({"run": range(1, len(pl.totals) + 1), "total_return": pl.totals}), tmp / "placebo.csv")
             (tmp / "placebo.json").write_text(json.dumps(json_ready(pl.to_dict()), indent=2) + "\n")
         write_csv(result.exposure.reset_index().assign(date=lambda f: pd.to_datetime(f["date"]).dt.strftime("%Y-%m-%d")), tmp / "exposure.csv")
+        if getattr(result, "planned", None) is not None:
+            write_csv(result.cost_sensitivity(), tmp / "cost_sensitivity.csv")
         if result.signals is not None:
             write_csv(result.signals.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")), tmp / "signals.csv")
         for w in extra_writers:
