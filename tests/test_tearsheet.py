@@ -1,10 +1,13 @@
-"""Tear sheets: figure functions on known frames, the pure frames, the assembled
-HTML/PDF, escaping of user text, and a real browser (headless Chromium)."""
+"""Tear sheets: figure functions on known frames, the pure frames, the section model, the assembled
+HTML with its CSV tables, escaping of user text, and a real browser (headless Chromium). The PDF has its
+own file (test_tearsheet_pdf.py)."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +16,9 @@ from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 
 from backtests.reports import figures as F
+from backtests.reports import sections as S
 from backtests.reports import tearframes as T
+from backtests.reports import tearsheet as TS
 from backtests.cli import main
 from browser_check import CHECKER, FLAGS, browser_or_skip
 
@@ -144,6 +149,66 @@ def test_signal_timeline_marks():
     assert {t.get_text() for t in a1.get_legend().get_texts()} == {"AMZN earnings (release reaction session)", "AI-infrastructure event traded"}
 
 
+# ------------------------------------------------------------- the section model
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+
+
+def test_format_cell_by_hand():
+    assert S.format_cell(0.0123, "pct") == {"text": "1.23%", "cls": ""}
+    assert S.format_cell(-0.0123, "pct1") == {"text": "-1.2%", "cls": "neg"}
+    assert S.format_cell(1234567.4, "money") == {"text": "1,234,567", "cls": ""}
+    assert S.format_cell(2.0, "int")["text"] == "2" and S.format_cell(0.36712, "p")["text"] == "0.367"
+    assert S.format_cell(-1.23456, "num3") == {"text": "-1.235", "cls": "neg"}
+    assert S.format_cell(float("nan"), "pct")["text"] == "-" and S.format_cell(float("inf"), "num")["text"] == "-"
+    assert S.format_cell(pd.NaT, "date")["text"] == "-" and S.format_cell(pd.Timestamp("2024-03-01"), "date")["text"] == "2024-03-01"
+    assert S.format_cell(None, "text") == {"text": "", "cls": "l"} and S.format_cell("x", "wrap")["cls"] == "wrap"
+    with pytest.raises(ValueError):
+        S.format_cell(1.0, "percent")
+
+
+def test_table_shows_its_formats_and_keeps_raw_values():
+    frame = pd.DataFrame({"name": ["a", "b"], "ret": [0.05, -0.125], "p": [0.01, 0.5], "q": [0.04, 0.9]})
+
+    def with_p(row, c):
+        return {"text": f"{row[c]:.1%} (p {row['p']:.2f})", "cls": "sig" if row["q"] < 0.05 else ""}
+
+    t = S.Table("demo-table", "A demo", frame, {"name": "text", "ret": with_p}, {"ret": "return (p)"})
+    assert [h["text"] for h in t.header()] == ["name", "return (p)"] and t.header()[0]["cls"] == "l"
+    assert t.rows() == [[{"text": "a", "cls": "l"}, {"text": "5.0% (p 0.01)", "cls": "sig"}],
+                        [{"text": "b", "cls": "l"}, {"text": "-12.5% (p 0.50)", "cls": ""}]]
+    assert t.frame["ret"].tolist() == [0.05, -0.125]  # raw fractions stay in the frame (and the CSV)
+    assert t.csv_name("per-event") == "per-event__demo-table.csv" and not t.wide
+    assert S.Table("w", "wide", pd.DataFrame({c: [1] for c in "abcdefghi"})).wide
+    with pytest.raises(ValueError, match="not in its frame"):
+        S.Table("x", "x", frame, {"missing": "pct"})
+    with pytest.raises(ValueError, match="unknown format kind"):
+        S.Table("x", "x", frame, {"ret": "percent"})
+    with pytest.raises(ValueError, match="lower-case"):
+        S.Table("Bad Name", "x", frame)
+
+
+def test_assemble_gives_every_id_in_design_order():
+    fig = S.Figure("f_one", "F", PNG, "caption")
+    assert fig.size == (640, 480)
+    got = S.assemble([S.Section("drawdowns", "D", items=[fig]), S.Section("metrics", "M", empty="nothing here, because")])
+    assert [s.id for s in got] == list(S.SECTION_IDS) == ["metrics", "trade-stats", "costs", "exposure", "tails", "placebo", "event-study",
+                                                          "per-event", "in-out-sample", "drawdowns"]
+    assert got[0].empty == "nothing here, because" and got[-1].figures == [fig]
+    assert all(s.empty for s in got[1:-1]) and not any(s.items for s in got[1:-1])
+    with pytest.raises(ValueError, match="does not say why"):
+        S.assemble([S.Section("costs", "C")])
+    with pytest.raises(ValueError, match="two sections"):
+        S.assemble([S.Section("costs", "C", empty="x"), S.Section("costs", "C2", empty="y")])
+    with pytest.raises(ValueError, match="figure names used twice"):
+        S.assemble([S.Section("costs", "C", items=[fig]), S.Section("tails", "T", items=[fig])])
+    with pytest.raises(ValueError, match="DESIGN.md"):
+        S.Section("performance", "P")
+    with pytest.raises(ValueError, match="not a PNG"):
+        S.Figure("x", "x", b"GIF89a", "")
+    t = S.Table("t", "T", pd.DataFrame({"a": [1.0]}))
+    assert list(S.table_files([S.Section("tails", "T", items=[t])])) == ["tails__t.csv"]
+
+
 # ------------------------------------------------------------- the assembled tear sheet
 HOSTILE = '<script>window.pwned=1;document.title="pwned"</script><b>bold</b> & "quotes"'
 
@@ -167,6 +232,14 @@ FIGURES = ["cumulative_returns", "drawdown", "rolling", "monthly_returns", "year
            "signals_timeline", "placebo", "exposure"]
 
 
+#: where each ported figure and table lives (section id -> figure names, table CSV files)
+PLACES = {"metrics": (["cumulative_returns", "monthly_returns", "yearly_returns"], ["metrics__key-metrics.csv"]),
+          "trade-stats": ([], ["trade-stats__trades.csv"]), "exposure": (["exposure"], []), "placebo": (["placebo"], []),
+          "event-study": (["caar_by_category", "signals_timeline"], ["event-study__caar-tests.csv"]),
+          "per-event": (["excess_distribution"], ["per-event__returns.csv"]), "in-out-sample": (["rolling"], []),
+          "drawdowns": (["drawdown"], ["drawdowns__worst.csv"])}
+
+
 def test_run_writes_self_contained_html_and_figures(run_dir):
     html = (run_dir / "tearsheet.html").read_text()
     pngs = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
@@ -174,8 +247,89 @@ def test_run_writes_self_contained_html_and_figures(run_dir):
     assert html.count('<img src="data:image/png;base64,') == len(FIGURES) == 10
     assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html
     assert not re.search(r'(src|href)="https?:', html)
+    assert len(html.encode()) < 2 * 1024 * 1024
     for needle in ("Key metrics", "Cumulative returns", "Event study", "Per-event returns", "Trades", "Worst drawdowns", "sha256"):
         assert needle in html
+
+
+def test_every_section_in_design_order_with_its_content(run_dir):
+    html = (run_dir / "tearsheet.html").read_text()
+    assert re.findall(r'<section id="([a-z-]+)"', html) == list(S.SECTION_IDS)
+    chunks = dict(zip(S.SECTION_IDS, re.split(r'<section id="[a-z-]+"', html)[1:]))
+    for sid, (figs, tables) in PLACES.items():
+        assert re.findall(r'<figure id="fig-([a-z-]+)"', chunks[sid]) == [f.replace("_", "-") for f in figs], sid
+        assert re.findall(r"<code>tables/([^<]+)</code>", chunks[sid]) == tables, sid
+    for sid in ("costs", "tails"):  # no content yet: one line saying why, not left out
+        assert re.search(r'<p class="empty">[^<]{20,}</p>', chunks[sid]) and "<table" not in chunks[sid], sid
+    assert sorted(p.name for p in (run_dir / "tables").glob("*.csv")) == sorted(t for _, ts in PLACES.values() for t in ts)
+
+
+def test_sections_without_content_say_why(run_dir):
+    run = TS.load_run(run_dir)
+    off = dataclasses.replace(run, placebo=None, placebo_stats=None, config={**run.config, "placebo": {**run.config["placebo"], "enabled": False}})
+    s = TS.placebo_section(off)
+    assert not s.items and s.empty == "No placebo: placebo.enabled is false in this run's config."
+    bh = dataclasses.replace(off, config={**run.config, "strategy": {**run.config["strategy"], "kind": "buy_and_hold"}})
+    assert "buy-and-hold" in TS.placebo_section(bh).empty
+    none = dataclasses.replace(run, trades=run.trades.iloc[:0], summary={**run.summary, "n_trades": 0})
+    s = TS.trade_stats_section(none)
+    assert not s.items and s.empty.startswith("Nothing was traded")
+    html = TS.render_html(TS.context(off, S.assemble([TS.placebo_section(off)])))
+    chunk = html.split('<section id="placebo"')[1].split("</section>")[0]
+    assert '<p class="empty">No placebo: placebo.enabled is false in this run&#39;s config.</p>' in chunk
+    assert html.count("<section id=") == 10 and "Not part of this version of the tear sheet." in html
+
+
+def _same(csv_col: pd.Series, col: pd.Series) -> bool:
+    """A CSV column read back equals the frame's column: numbers exactly (NaN = NaN), dates as dates, text as text."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return pd.to_datetime(csv_col).astype("datetime64[ns]").reset_index(drop=True).equals(col.astype("datetime64[ns]").reset_index(drop=True))
+    if pd.api.types.is_bool_dtype(col):
+        return csv_col.astype(bool).tolist() == col.tolist()
+    if pd.api.types.is_numeric_dtype(col):
+        return np.array_equal(csv_col.to_numpy(float), col.to_numpy(float), equal_nan=True)
+    return csv_col.fillna("").astype(str).tolist() == col.fillna("").astype(str).tolist()
+
+
+def test_csv_tables_round_trip_with_raw_values(run_dir):
+    run = TS.load_run(run_dir)
+    files = S.table_files(TS.build_sections(run))
+    assert len(files) == 5
+    for name, frame in files.items():
+        back = pd.read_csv(run_dir / "tables" / name, keep_default_na=False, na_values=[""])
+        assert list(back.columns) == list(frame.columns) and len(back) == len(frame), name
+        for c in frame.columns:
+            assert _same(back[c], frame[c]), (name, c)
+    km = pd.read_csv(run_dir / "tables" / "metrics__key-metrics.csv").set_index("metric")
+    import json
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert km.at["total_return", "strategy"] == summary["total_return"] and abs(summary["total_return"]) < 1  # a fraction, not percent
+    assert km.at["max_drawdown", "strategy"] == summary["max_drawdown"] < 0
+    trades = pd.read_csv(run_dir / "trades.csv")
+    tt = pd.read_csv(run_dir / "tables" / "trade-stats__trades.csv")
+    assert np.array_equal(tt["excess_return"].to_numpy(float), trades["excess_return"].to_numpy(float), equal_nan=True)
+    st = pd.read_csv(run_dir / "study.csv")
+    es = pd.read_csv(run_dir / "tables" / "event-study__caar-tests.csv")
+    assert len(es) == (st["model"] == "peer_adjusted").sum() and {"t_cs", "p_cs", "q_cs", "q_skew"} <= set(es.columns)
+
+
+def test_a_failed_build_leaves_the_previous_sheet_intact(run_dir, tmp_path, monkeypatch):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    before = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+
+    def boom(html):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(TS, "_weasyprint", lambda: None)  # the failure comes after every other file is written to its temporary name
+    monkeypatch.setattr(TS, "render_pdf", boom)
+    (copy / "tables" / "metrics__key-metrics.csv").write_text("stale\n")  # so a rewrite would show
+    before[Path("tables/metrics__key-metrics.csv")] = b"stale\n"
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        TS.build_tearsheet(copy, pdf=True)
+    after = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    assert after == before
 
 
 def test_user_text_is_escaped(run_dir):
@@ -189,11 +343,12 @@ def test_tearsheet_command_rebuilds_from_the_directory_alone(run_dir, tmp_path, 
     shutil.copytree(run_dir, copy)
     shutil.rmtree(copy / "figures")
     (copy / "tearsheet.html").unlink()
-    assert main(["tearsheet", str(copy), "--pdf"]) == 0
+    shutil.rmtree(copy / "tables")
+    assert main(["tearsheet", str(copy)]) == 0
     assert sorted(p.stem for p in (copy / "figures").glob("*.png")) == sorted(FIGURES)
-    pdf = (copy / "tearsheet.pdf").read_bytes()
-    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 11  # title page + 10 figures
-    assert not list(copy.glob(".*tmp*"))
+    assert sorted(p.name for p in (copy / "tables").glob("*.csv")) == sorted(t for _, ts in PLACES.values() for t in ts)
+    assert (copy / "tearsheet.html").read_bytes() == (run_dir / "tearsheet.html").read_bytes()
+    assert not list(copy.glob(".*tmp*")) and not list(copy.glob(".*old*")) and not (copy / "tearsheet.pdf").exists()
     assert main(["tearsheet", str(tmp_path / "nope")]) == 2
     assert "not a directory" in capsys.readouterr().err
 
@@ -205,9 +360,10 @@ def test_browser_renders_every_figure_and_runs_no_user_script(run_dir, tmp_path)
     prof = tmp_path / "profile"
     dom = subprocess.run([chromium, *FLAGS, f"--user-data-dir={prof}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r"images=(\d+) rendered=(\d+) pwned=(\w+) title=([^<]*)", dom)
+    m = re.search(r"images=(\d+) rendered=(\d+) pwned=(\w+) title=([^<\n]*)\nsections=([a-z,-]*)", dom)
     assert m, dom[-2000:]
     assert m.group(1) == "10" and m.group(2) == "10" and m.group(3) == "no" and "pwned" not in m.group(4)
+    assert m.group(5).split(",") == list(S.SECTION_IDS)  # every DESIGN.md id, in order, each a section with a heading
     shot = tmp_path / "shot.png"
     subprocess.run([chromium, *FLAGS, f"--user-data-dir={prof}", "--window-size=1280,4000", f"--screenshot={shot}", (run_dir / "tearsheet.html").as_uri()],
                    capture_output=True, timeout=120)
