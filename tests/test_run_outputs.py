@@ -256,6 +256,20 @@ def test_event_car_is_what_the_study_table_tests(default_run):
     assert ec.loc[~ec["counted"], ["car", "scar", "p"]].isna().all().all() and (~ec["counted"]).any()
 
 
+def test_event_car_of_a_study_without_events_is_an_empty_table(tmp_path):
+    from backtests.stats.eventstudy import EVENT_CAR_COLUMNS
+
+    cfg = load_config(None)
+    cfg["dates"]["start"] = "2025-01-02"
+    cfg["events"]["categories"] = ["regulatory"]
+    cfg["events"]["companies"] = ["NOBODY"]
+    study = study_for_config(cfg)
+    assert len(study.results.fits) == 0
+    write_study(study, tmp_path)
+    ec = pd.read_csv(tmp_path / "event_car.csv")
+    assert list(ec.columns) == EVENT_CAR_COLUMNS and len(ec) == 0
+
+
 # ---------------------------------------------------------------- report.live_start
 def test_live_start_defaults_to_none_and_reaches_config_yaml(tmp_path, default_run):
     assert load_config(None)["report"]["live_start"] is None

@@ -325,7 +325,8 @@ class EventStudyResults:
         test = {str(w) for w in self.model.windows}
         c = self.car[self.car["window"].isin(test)].drop_duplicates(["event_id", "model", "window"])
         day0 = {f.event_id: self.sessions[f.p0].date().isoformat() for f in self.fits}
-        out = c.assign(day0=c["event_id"].map(day0), p=2 * stats.norm.sf(c["scar"].abs()), counted=c["car"].notna())
+        scar = c["scar"].to_numpy(dtype=float)  # float even when no event was studied (an empty table)
+        out = c.assign(day0=c["event_id"].map(day0), p=2 * stats.norm.sf(np.abs(scar)), counted=c["car"].notna())
         return out[EVENT_CAR_COLUMNS].reset_index(drop=True)
 
     def _test_table(self) -> pd.DataFrame:
