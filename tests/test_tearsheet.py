@@ -187,6 +187,22 @@ def test_table_shows_its_formats_and_keeps_raw_values():
         S.Table("Bad Name", "x", frame)
 
 
+def test_print_column_widths_by_hand():
+    # fits the page: shares in proportion to each column's longest text (+2 for padding): 2+2 and 11+2 characters
+    t = S.Table("t", "T", pd.DataFrame({"a": ["xx"], "b": ["hello world"]}), {"a": "text", "b": "text"})
+    assert t.col_widths() == pytest.approx([100 * 4 / 17, 100 * 13 / 17], abs=1e-3)
+    # too wide for a portrait page (130 characters): every column keeps its longest word + 2 (12, 6, 8, 8), and the
+    # 96 characters left are shared in proportion to what each still needs to show its longest text (long text
+    # capped at 48): 0, 41 - 6 = 35, 50 - 8 = 42, 42
+    short, long_ = ("aaaa " * 8).strip(), ("bbbbbb " * 10).strip()
+    frame = pd.DataFrame({"c1": ["x" * 10], "c2": [short], "c3": [long_], "c4": [long_]})
+    t = S.Table("t", "T", frame, {c: "text" for c in frame})
+    assert S.PRINT_CHARS["portrait"] == 130 and (len(short), len(long_)) == (39, 69)
+    share = (130 - 34) / (35 + 42 + 42)
+    assert t.col_widths() == pytest.approx([100 * x / 130 for x in (12, 6 + 35 * share, 8 + 42 * share, 8 + 42 * share)], abs=1e-3)
+    assert sum(t.col_widths()) == pytest.approx(100, abs=0.01)
+
+
 def test_assemble_gives_every_id_in_design_order():
     fig = S.Figure("f_one", "F", PNG, "caption")
     assert fig.size == (640, 480)

@@ -36,6 +36,9 @@ Cell = dict
 #: how a column is shown: a kind name (see :func:`format_cell`) or ``f(row, column) -> Cell``
 Format = Union[str, Callable[[pd.Series, str], Cell]]
 
+#: characters of 7 pt table text (cell padding included) across the printed A4 page, portrait and landscape
+PRINT_CHARS = {"portrait": 130, "landscape": 190}
+
 KINDS = ("pct", "pct1", "num", "num3", "int", "p", "money", "text", "wrap", "date")
 
 
@@ -135,6 +138,30 @@ class Table:
         for _, row in self.frame.iterrows():
             out.append([f(row, c) if callable(f) else format_cell(row[c], f) for c, f in cols.items()])
         return out
+
+    def col_widths(self, rows: list[list[Cell]] | None = None) -> list[float]:
+        """Each shown column's share of the table width, in percent (summing to 100), for printing with a fixed
+        table layout (which WeasyPrint lays out without measuring every cell; about a third faster on the default
+        run's tables). A cheap version of the browser's automatic layout, in characters: each column gets at least
+        its longest word (headers bold, counted 1.2 times; capped at 24), and the room left on the page
+        (:data:`PRINT_CHARS`) is shared in proportion to how much more its longest text needs (capped at 48)."""
+        rows = self.rows() if rows is None else rows
+        budget = PRINT_CHARS["landscape" if self.wide else "portrait"]
+        lo, hi = [], []
+        for j, h in enumerate(self.header()):
+            texts = [r[j]["text"] for r in rows]
+            words = [len(w) for t in texts for w in t.split()] + [1.2 * len(w) for w in h["text"].split()] + [1]
+            lo.append(min(24, max(words)) + 2)
+            hi.append(max(lo[-1], min(48, max([len(t) for t in texts] + [0])) + 2))
+        if sum(hi) <= budget:
+            w = hi
+        elif sum(lo) >= budget:
+            w = lo
+        else:
+            share = (budget - sum(lo)) / (sum(hi) - sum(lo))
+            w = [a + (b - a) * share for a, b in zip(lo, hi)]
+        total = sum(w)
+        return [round(100 * x / total, 3) for x in w]
 
     def csv_name(self, section_id: str) -> str:
         return f"{section_id}__{self.name}.csv"
