@@ -107,10 +107,17 @@ def test_out_under_a_file_is_refused(tmp_path, capsys, no_work, command):
 
 def test_parent_that_cannot_be_created_is_refused_and_cleaned_up(tmp_path, capsys, no_work):
     """new/ can be created but the next level cannot (name too long): new/ is removed again."""
+    from backtests.reports.rundir import check_out_dir
+    from events.errors import InputError
+
     out = tmp_path / "new" / ("x" * 300) / "run"
-    assert main(["run", "--out", str(out)]) == 2
+    assert main(["run", "--out", str(out)]) == 2  # the CLI sees the overlong name before touching anything
     err = capsys.readouterr().err
-    assert "cannot be written" in err and str(out) in err and "Traceback" not in err
+    assert "a name of 300 bytes" in err and "Traceback" not in err
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(InputError, match="cannot be written") as exc:  # the run directory's own check, from a script
+        check_out_dir(out)
+    assert str(out) in str(exc.value)
     assert not (tmp_path / "new").exists()
 
 

@@ -419,7 +419,7 @@ def test_max_hours_stops_cleanly_and_the_next_call_resumes(tmp_path, capsys, mon
     spec = write_spec(tmp_path)
     db = tmp_path / "sweep.db"
     assert sweep(spec, "--db", db, "--workers", 1, "--max-hours", 0.0001) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # messages are wrapped to 100 columns
     res = load_results(db)
     assert 1 <= (res["status"] == "done").sum() < 6 and set(res["status"]) <= {"done", "pending"}
     assert "time budget" in out and "run the same command again" in out
