@@ -105,6 +105,8 @@ SCHEMA: dict = {
         # null: the run's own events.clusters, so the study counts the units the run traded
         "clusters": Leaf("choice", None, POLICIES, nullable=True),
         "signal_windows": Leaf("list[str]", ["0:1", "0:5"]),
+        # abnormal_returns.csv (and the tear sheet's CAAR paths) start here: pre-event drift is visible; no test is added
+        "path_start": Leaf("int", -10, minimum=-60, maximum=0),
     },
     "placebo": {
         # the same holdings at seeded random sessions away from every event of the target (backtests.stats.placebo)
@@ -251,6 +253,10 @@ def resolve(data: dict | None, source: str | None = None) -> dict:
             problems.append(Problem(f"the target {u['target']} is in its own peer basket", path=source, field="universe.peers", expected="peers other than the target"))
         from events.align import Window
 
+        if cfg["study"]["path_start"] < -cfg["study"]["gap"]:
+            problems.append(Problem(f"path_start {cfg['study']['path_start']} reaches into the estimation window, which ends "
+                                    f"{cfg['study']['gap'] + 1} sessions before day 0 (study.gap {cfg['study']['gap']})", path=source,
+                                    field="study.path_start", expected=f"an offset from -{cfg['study']['gap']} to 0, or a larger study.gap"))
         for key in ("windows", "bhar_windows", "signal_windows"):
             for w in cfg["study"][key]:
                 try:

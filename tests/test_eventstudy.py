@@ -103,6 +103,22 @@ def test_market_model_recovers_injected_abnormal_returns_exactly():
     assert ar["e1"] == pytest.approx(y[800] - b[800])
 
 
+def test_abnormal_returns_start_at_path_start_without_changing_any_test():
+    """path_start widens abnormal_returns.csv (CAAR paths from day -10, pre-event drift visible) and nothing else:
+    the table of tests is identical, and the extra days' ARs are the plain differences (market-adjusted: y - m)."""
+    rng = np.random.default_rng(7)
+    m, b = rng.normal(0, 0.01, len(SESS)), rng.normal(0, 0.01, len(SESS))
+    y = 0.8 * m + rng.normal(0, 0.01, len(SESS))
+    pos = np.array([400, 800, 1200])
+    kw = dict(windows=("-5:-1", "0:1"), bhar_windows=(), models=("market_model", "market_adjusted", "peer_adjusted"), market="MKT")
+    short = EventStudy(_frame(y, m, b), _events(pos), "AAA", ["B1"], StudySettings(path_start=-5, **kw)).fit()
+    long = EventStudy(_frame(y, m, b), _events(pos), "AAA", ["B1"], StudySettings(path_start=-10, **kw)).fit()
+    assert short.ar["day"].min() == -5 and long.ar["day"].min() == -10
+    pd.testing.assert_frame_equal(short.table, long.table)
+    ma = long.ar[(long.ar["model"] == "market_adjusted") & (long.ar["event_id"] == "e1")].set_index("day")["ar"]
+    assert ma[-10] == pytest.approx(y[790] - m[790]) and ma[-6] == pytest.approx(y[794] - m[794])
+
+
 def test_market_model_matches_statsmodels_and_patell_variance():
     rng = np.random.default_rng(2)
     m = rng.normal(0, 0.01, len(SESS))

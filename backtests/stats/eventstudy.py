@@ -97,6 +97,7 @@ class StudySettings:
     models: tuple[str, ...] = MODELS
     market: str = "SPY"
     clusters: str = "merge"
+    path_start: int = -10  # abnormal returns are kept from this offset (or the earliest window's, if earlier): CAAR paths show pre-event drift
 
 
 @dataclass
@@ -157,6 +158,9 @@ class EventStudy:
         lo = min(w.pre for w in self.windows)
         hi_test = max(w.post for w in self.windows)
         hi = max([hi_test] + [w.post for w in self.bhar_windows])
+        # ARs are measured from path_start too (CAAR paths, pre-event drift); tests and estimation exclusions use the windows only.
+        # The estimation window ends gap + 1 sessions before day 0, so path days never overlap it when path_start >= -gap.
+        lo_out = min(lo, st.path_start)
         p0s = sessions.get_indexer(pd.DatetimeIndex(self.events["day0"]))
         excluded = np.zeros(len(sessions), dtype=bool)
         for p in p0s:
@@ -179,7 +183,7 @@ class EventStudy:
             if len(est) < st.min_estimation:
                 skipped[ev["event_id"]] = f"only {len(est)} clean estimation sessions (need {st.min_estimation})"
                 continue
-            evt = np.arange(p0 + lo, min(p0 + hi, len(sessions) - 1) + 1)
+            evt = np.arange(p0 + lo_out, min(p0 + hi, len(sessions) - 1) + 1)
             evt = evt[evt >= 1]
             f = _EventFit(ev["event_id"], int(p0), len(est), est=est, basket=names)
             idx = np.concatenate([est, evt])
@@ -205,7 +209,7 @@ class EventStudy:
                 f.ar[model] = ar
                 f.normal[model] = pd.Series(normal[n_est:], index=offsets[n_est:])
             fits.append(f)
-        return EventStudyResults(self, fits, skipped, sessions, lo, hi)
+        return EventStudyResults(self, fits, skipped, sessions, lo_out, hi)
 
 
 def _groups(events: pd.DataFrame) -> dict[str, list[str]]:

@@ -57,7 +57,8 @@ def _returns(tickers) -> tuple[pd.DataFrame, dict]:
 def settings_from(cfg: dict) -> StudySettings:
     s = cfg["study"]
     return StudySettings(windows=tuple(s["windows"]), bhar_windows=tuple(s["bhar_windows"]), estimation=s["estimation"], gap=s["gap"],
-                         min_estimation=s["min_estimation"], models=tuple(s["models"]), market=s["market"], clusters=s["clusters"])
+                         min_estimation=s["min_estimation"], models=tuple(s["models"]), market=s["market"], clusters=s["clusters"],
+                         path_start=s["path_start"])
 
 
 def calendar_exclusions(calendar: pd.DataFrame, target: str, peers, sessions: pd.DatetimeIndex, lo: int, hi: int) -> pd.DatetimeIndex:
