@@ -426,7 +426,8 @@ def study_cmd(config_path, out, model, quiet):
     step = Steps(quiet)
     cfg = load_config(config_path)
     step(f"event study of {cfg['name']}: data, estimation windows, tests")
-    study = study_for_config(cfg)
+    with _config_named(config_path):
+        study = study_for_config(cfg)
     click.echo(study.results.summary(model=model))
     for r in study.signals.get("regressions", []):
         if "terms" in r:

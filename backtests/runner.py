@@ -19,7 +19,7 @@ from backtests.config import live_start, live_start_problems, load_config, plann
 from backtests.inputs import RUN_SIGNALS, memo_calendar, select_events, target_signals
 from backtests.stats.counts import event_counts
 from backtests.engines.backtrader_engine import check_trades_agree, simulate
-from backtests.market.marketdata import load_prices
+from backtests.market.marketdata import dates_problems, load_prices
 from backtests.stats.performance import summary_metrics
 from backtests.stats.traded_windows import held_baskets, traded_window_returns
 from events.align import align
@@ -71,14 +71,6 @@ def _config(config) -> dict:
     if config is None or isinstance(config, (str, Path)):
         return load_config(config)
     return resolve(config, "<config dict>")
-
-
-def _sessions_missing(a: pd.Timestamp, b: pd.Timestamp) -> bool:
-    """Whether the NYSE traded (or is scheduled to trade) between ``a`` and ``b``, dates the price data lacks."""
-    from events.calendar import CALENDAR_START, sessions_between, xnys
-
-    lo, hi = max(a, pd.Timestamp(CALENDAR_START)), min(b, pd.Timestamp(xnys().last_session.date()))
-    return a < pd.Timestamp(CALENDAR_START) or b > hi or (lo <= hi and len(sessions_between(lo, hi)) > 0)
 
 
 _TR_MEMO: dict = {}
@@ -193,13 +185,9 @@ def plan_run(cfg: dict) -> Planned:
     end = pd.Timestamp(cfg["dates"]["end"]) if cfg["dates"]["end"] else all_sessions[-1]
     # a run covers the dates its config.yaml says, or it is refused: never silently clipped to the data
     first, last = all_sessions[0], all_sessions[-1]
-    if start < first and _sessions_missing(start, first - pd.Timedelta(days=1)):  # a holiday just before the data is fine
-        raise InputError(Problem(f"start {start.date()} is before the price data, which begins {first.date()}", field="dates.start",
-                                 expected=f"a start on or after {first.date()}"))
-    if end > last and _sessions_missing(last + pd.Timedelta(days=1), end):
-        raise InputError(Problem(f"end {end.date()} is after the price data, which ends {last.date()}", field="dates.end",
-                                 expected=f"an end on or before {last.date()}, or null for the last session "
-                                          "('aibt data refresh' extends the data)"))
+    problems = dates_problems(start, cfg["dates"]["end"], first, last)  # one rule for runs, studies and sweep specs
+    if problems:
+        raise InputError(problems)
     sessions = all_sessions[(all_sessions >= start) & (all_sessions <= end)]
     if len(sessions) < 30:
         raise InputError(Problem(f"only {len(sessions)} sessions between {start.date()} and {end.date()}", field="dates", expected="a range of at least 30 sessions inside the price data"))

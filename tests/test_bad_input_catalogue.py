@@ -149,6 +149,8 @@ CASES = [
      ["data", "check", "{dir}/p.csv"], 2, ["line 6, field 'date'", "2090-01-03 is in the future"]),
     ("prices-year-2300", {"p.csv": "\n".join([*PRICES[:5], "2300-01-03,15.0,15.2,14.9,15.1,15.1,1000"]) + "\n"},
      ["data", "check", "{dir}/p.csv"], 2, ["line 6, field 'date'", "bad date '2300-01-03'"]),
+    ("study-dates-before-the-data", {"c.yaml": "dates: {start: 2010-01-04}\n"}, ["study", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["c.yaml, field 'dates.start'", "start 2010-01-04 is before the price data, which begins 2015-01-02"]),
     ("config-path-start-in-estimation", {"c.yaml": "study: {gap: 5, path_start: -10}\n"}, ["study", "--config", "{dir}/c.yaml", "--out", "{dir}/out"],
      2, ["field 'study.path_start'", "reaches into the estimation window", "an offset from -5 to 0"]),
     ("config-nan", {"c.yaml": "costs: {slippage_bps: .nan}\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,

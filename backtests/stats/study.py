@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.stats.eventstudy import EventStudy, EventStudyResults, StudySettings
-from backtests.market.marketdata import load_prices
+from backtests.market.marketdata import check_dates_in_data, load_prices
 from backtests.stats.performance import alpha_beta_hac
 from backtests.stats.signalreg import regress, signals_at
 from events.align import Window, align
@@ -110,6 +110,7 @@ def study_for_config(cfg: dict, run_result=None) -> StudyOutput:
     sessions = rets.index
     start = pd.Timestamp(cfg["dates"]["start"])
     end = pd.Timestamp(cfg["dates"]["end"]) if cfg["dates"]["end"] else sessions[-1]
+    check_dates_in_data(cfg)  # as a run: dates outside the target's price data are refused, never silently clipped
     run_sessions = sessions[(sessions >= start) & (sessions <= end)]
     cal, _, sel, _ = select_events(cfg["events"], sessions, run_sessions)
     prints.update({f"events/{Path(k).name}": v for k, v in cal.fingerprints.items()})
