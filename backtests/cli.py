@@ -273,8 +273,11 @@ def _config_named(config_path):
 @click.option("--engine", type=click.Choice(["backtrader", "fast"]), default="backtrader", show_default=True,
               help="backtrader: the reference simulation; fast: the compiled array engine (same fills and summary.json, "
                    "checked against Backtrader in the tests).")
+@click.option("--live-start", default=None, metavar="DATE",
+              help="First out-of-sample day (YYYY-MM-DD): the tear sheet shows the run before and after it (overrides the "
+                   "config's report.live_start).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr (warnings and errors still show).")
-def run_cmd(config_path, out, engine, quiet):
+def run_cmd(config_path, out, engine, live_start, quiet):
     """Run a backtest and write its run directory."""
     import datetime as dt
 
@@ -288,6 +291,15 @@ def run_cmd(config_path, out, engine, quiet):
     if out is not None:
         check_out_dir(out)  # DESIGN: refuse an --out aibt may not write (exit 2) before any work
     cfg = load_config(config_path)
+    if live_start is not None:
+        from backtests.config import live_start_problems, with_live_start
+        from backtests.market.marketdata import load_prices
+
+        cfg = with_live_start(cfg, _iso_date(live_start, "--live-start"), field="--live-start")
+        end = cfg["dates"]["end"] or load_prices([cfg["universe"]["target"]])[cfg["universe"]["target"]].last.date()
+        problems = live_start_problems(str(cfg["report"]["live_start"]), str(cfg["dates"]["start"]), str(end), field="--live-start")
+        if problems:
+            raise InputError(problems)
     out = out or str(default_run_dir(cfg["name"]))
     check_out_dir(out)  # the directory that will be written, checked before the computation
     step(f"running {cfg['name']} on the {engine} engine: data, plan, simulation" + (", placebo" if cfg["placebo"]["enabled"] else ""))
