@@ -423,8 +423,9 @@ def tearsheet_cmd(run_dir, pdf, quiet):
               help="Directory to write (default reports/<name>-study-<UTC time>): a new path, an empty directory or a previous "
                    "aibt run or study directory, which is replaced; a folder holding anything else is refused (exit 2).")
 @click.option("--model", default=None, type=click.Choice(["market_adjusted", "market_model", "peer_adjusted"]), help="Print one model only.")
+@click.option("--wide", is_flag=True, help="Show each test's p and q beside it (about 200 columns).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
-def study_cmd(config_path, out, model, quiet):
+def study_cmd(config_path, out, model, wide, quiet):
     """Event study of the config's events: CAAR table with tests; writes study.json, study.csv, abnormal_returns.csv."""
     import datetime as dt
 
@@ -440,7 +441,7 @@ def study_cmd(config_path, out, model, quiet):
     step(f"event study of {cfg['name']}: data, estimation windows, tests")
     with _config_named(config_path):
         study = study_for_config(cfg)
-    click.echo(study.results.summary(model=model))
+    click.echo(study.results.summary(model=model, wide=wide))
     for r in study.signals.get("regressions", []):
         if "terms" in r:
             terms = ", ".join(f"{k} {v['coef']:+.3f} (t={v['t']:.2f}, p={v['p']:.3f})" for k, v in r["terms"].items() if k != "const")

@@ -421,6 +421,11 @@ def test_table_q_values_bhar_tests_and_summary():
     assert "stars by Benjamini-Hochberg q" in s and f"{ok.sum()} tests" in s
     # the BHAR row of the summary shows the skewness-adjusted t, and a -5:-1 (pre-event drift) row exists
     assert "-5:-1" in s and "skew" in s
+    # fits 100 columns; --wide puts [p, q] beside each statistic, the numbers of the table
+    assert max(map(len, s.splitlines())) <= 100 and "[0." not in s
+    w = res.summary(wide=True)
+    r = t[(t["model"] == "market_model") & (t["group"] == "all")].iloc[0]
+    assert f"[{r['p_cs']:.3f},{r['q_cs']:.3f}]" in w and max(map(len, w.splitlines())) > 100
 
 
 # ------------------------------------------------------------- issue 9 on the bundled data

@@ -413,8 +413,11 @@ class EventStudyResults:
         t = self.table
         return t[(t["model"] == model) & (t["group"] == group)]
 
-    def summary(self, model: str | None = None, groups=("all", "scheduled", "unscheduled")) -> str:
-        """A text table of CAAR and tests by model, group and window (stars by BH q)."""
+    def summary(self, model: str | None = None, groups=("all", "scheduled", "unscheduled"), wide: bool = False) -> str:
+        """A text table of CAAR and tests by model, group and window (stars by BH q).
+
+        ``wide``: each test also shows its two-sided p and BH q (about 200 columns); otherwise the statistic and its
+        stars only, and the text fits 100 columns (p and q are in study.csv)."""
         st = self.settings
         mt = self.multiple_testing
         lines = [
@@ -427,7 +430,8 @@ class EventStudyResults:
             f"  clustered reaction sessions: '{st.clusters}'; events studied {len(self.fits)}, skipped {len(self.skipped)}",
             *[f"  window {w}: {len(ids)} unknown-time events left out (a window for them must include day +1)"
               for w, ids in self.excluded_unknown_time.items() if ids],
-            "  CAAR in %; each test: statistic, stars by Benjamini-Hochberg q (** q<0.01, * q<0.05), [two-sided p, q]",
+            "  CAAR in %; each test: statistic, stars by Benjamini-Hochberg q (** q<0.01, * q<0.05)"
+            + (", [two-sided p, q]" if wide else "; p and q per test: --wide, or study.csv"),
             f"  q: BH over all {mt['n_tests']} tests of the table (every model, group, window and test); "
             f"{mt['n_p_below_0.05']} have p < 0.05, {mt['n_q_below_0.05']} have q < 0.05",
             f"  BHAR windows: mean BHAR and the skewness-adjusted t (Lyon-Barber-Tsai 1999) times the Kolari-Pynnonen factor "
@@ -438,27 +442,35 @@ class EventStudyResults:
         models = [model] if model else list(st.models)
         names = (("t_cs", "p_cs", "q_cs"), ("t_patell", "p_patell", "q_patell"), ("t_bmp", "p_bmp", "q_bmp"), ("t_kp", "p_kp", "q_kp"),
                  ("z_rank", "p_rank", "q_rank"), ("z_sign", "p_sign", "q_sign"), ("t_skew", "p_skew", "q_skew"))
-        width = 22
+        width = 22 if wide else 8
+        gw = 14 if wide else max([5] + [len(g) for g in groups])
+        ww, cw = 6, 7 if wide else 6  # window and CAAR/BHAR widths: narrow, CAARs up to +-99.99%
 
         def cell(stat, p, q):
             if not np.isfinite(stat):
                 return f"{'-':>{width}s}"
             star = "**" if q < 0.01 else "*" if q < 0.05 else ""
-            pq = f"[{p:.3f},{q:.3f}]" if np.isfinite(p) else ""
-            return f"{stat:6.2f}{star:2s} {pq}".rjust(width)
+            pq = f" [{p:.3f},{q:.3f}]" if wide and np.isfinite(p) else ""
+            return f"{stat:6.2f}{star:2s}{pq}".rjust(width)
 
         for m in models:
             lines.append(f"[{m}]")
-            hdr = f"{'group':14s} {'window':>6s} {'n':>3s} {'CAAR%':>7s} {'BHAR%':>7s} " + " ".join(
-                f"{h:>{width}s}" for h in ("t_cs", "patell", "bmp", "kp", "rank", "sign", "skew-t (BHAR)"))
-            lines.append(hdr)
+            heads = ("t_cs", "patell", "bmp", "kp", "rank", "sign", "skew-t (BHAR)" if wide else "skew-t")
+            hdr = f"{'group':{gw}s} {'window':>{ww}s} {'n':>3s} {'CAAR%':>{cw}s} {'BHAR%':>{cw}s} " + " ".join(f"{h:>{width}s}" for h in heads)
+            lines.append(hdr.rstrip())
             for g in groups:
                 sub = t[(t["model"] == m) & (t["group"] == g)]
                 for _, r in sub.iterrows():
                     caar = r["caar"] * 100 if np.isfinite(r["caar"]) else float("nan")
-                    bhar = f"{r['mean_bhar'] * 100:7.2f}" if np.isfinite(r["mean_bhar"]) else f"{'-':>7s}"
-                    lines.append(f"{g:14s} {r['window']:>6s} {int(r['n']):3d} {caar:7.2f} {bhar} " + " ".join(cell(r[a], r[b], r[c]) for a, b, c in names))
+                    bhar = f"{r['mean_bhar'] * 100:{cw}.2f}" if np.isfinite(r["mean_bhar"]) else f"{'-':>{cw}s}"
+                    row = f"{g:{gw}s} {r['window']:>{ww}s} {int(r['n']):3d} {caar:{cw}.2f} {bhar} " + " ".join(cell(r[a], r[b], r[c]) for a, b, c in names)
+                    lines.append(row.rstrip())
             lines.append("")
+        if not wide:  # the notes wrapped to the table's width
+            import textwrap
+
+            lines = [textwrap.fill(x, 100, subsequent_indent="    ", break_long_words=False) if len(x) > 100 and x.startswith("  ") else x
+                     for x in lines]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
