@@ -483,6 +483,18 @@ def test_no_half_written_report_on_failure(sweep, monkeypatch):
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert not [p for p in sweep.db.parent.iterdir() if p.name.startswith(".")]  # no temporary left
 
+    import errno
+
+    from events.errors import InputError
+
+    def full(*a, **k):  # the disk itself refuses: a clear input-style error naming what was being written, not "the run"
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(R, "_manifest", full)
+    with pytest.raises(InputError, match=r"cannot be written: No space left on device \(while writing the sweep report\)"):
+        R.write_report(sweep.db)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
 
 def test_a_users_folder_and_a_run_directory_are_refused(sweep, tmp_path):
     mine = tmp_path / "mine"

@@ -218,7 +218,7 @@ _WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EP
 
 
 @contextlib.contextmanager
-def atomic_directory(out: str | Path):
+def atomic_directory(out: str | Path, what: str = "the run"):
     """Yield a hidden temporary sibling of ``out``; on success it replaces
     ``out`` (an existing one only once the new one is complete), on any error
     it is removed and ``out`` is left as it was.
@@ -259,7 +259,7 @@ def atomic_directory(out: str | Path):
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_created(created)
         if exc.errno in _WRITE_FAULTS:  # disk full, read-only, no permission: the folder cannot take the run, say so plainly
-            raise _refuse(out, f"cannot be written: {exc.strerror or exc} (while writing {Path(exc.filename).name if exc.filename else 'the run'}); "
+            raise _refuse(out, f"cannot be written: {exc.strerror or exc} (while writing {Path(exc.filename).name if exc.filename else what}); "
                                "nothing was written", WRITABLE) from None
         raise
     except BaseException:

@@ -1292,7 +1292,7 @@ def write_report(db: str | Path, out_dir: str | Path | None = None, top_n: int =
     generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     pngs, html = _fit_html(doc, drawn, extras, db, generated)
     check_report_dir(out)  # the folder may have changed while the report was computed
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, what="the sweep report") as tmp:
         (tmp / "figures").mkdir()
         for name, _, png, _ in pngs:
             (tmp / "figures" / f"{name}.png").write_bytes(png)
