@@ -358,17 +358,35 @@ def _yaml_kind(v) -> str:
     return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(v), type(v).__name__)
 
 
+def read_yaml_text(path: Path, what: str = "a YAML file") -> str:
+    """The text of a YAML file: UTF-8 (with or without a byte-order mark), or UTF-16 with a byte-order mark (as some
+    Windows editors save; decoded losslessly). Other bytes: :class:`InputError` naming the line of the first byte that
+    is not UTF-8. Other read errors (missing, a directory, no permission) are left to the caller."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(Problem("starts like UTF-16 but is not valid UTF-16", path=str(path), line=1, expected=f"{what}, saved as UTF-8")) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(Problem(f"not UTF-8 text: byte 0x{data[exc.start]:02x} on this line cannot be read", path=str(path), line=line,
+                                 expected=f"{what}, saved as UTF-8")) from None
+
+
 def load_config(path: str | Path | None = None) -> dict:
     """Read a YAML config file and resolve it. ``path``: a file, or the name of a shipped config (``earnings_only``,
     see :func:`bundled_configs`) when no such file exists; None is the bundled default config."""
     p = config_path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_yaml_text(p, "a YAML run config")
     except FileNotFoundError:
         raise InputError(Problem("config file not found", path=str(p),
                                  expected="a YAML run config file, or the name of a shipped config: " + ", ".join(bundled_configs())))
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(f"cannot read the config: {exc}", path=str(p), expected="a UTF-8 YAML file"))
+    except (IsADirectoryError, PermissionError) as exc:
+        raise InputError(Problem(f"cannot read the config: {exc.strerror or exc}", path=str(p), expected="a UTF-8 YAML file"))
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:

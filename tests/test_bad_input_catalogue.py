@@ -39,6 +39,10 @@ CASES = [
      ["line 2", "key 'name' appears twice", "lines 1 and 2"]),
     ("config-duplicate-nested-key", {"c.yaml": "costs:\n  slippage_bps: 1\n  slippage_bps: 5\n"},
      ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["line 3", "'slippage_bps' appears twice"]),
+    ("config-latin1", {"c.yaml": "name: x\n# caf\xe9 notes\n".encode("latin-1")}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["c.yaml, line 2: not UTF-8 text: byte 0xe9", "saved as UTF-8"]),
+    ("spec-latin1", {"s.yaml": "base: default\n# \xe9\n".encode("latin-1")}, ["sweep", "run", "{dir}/s.yaml", "--db", "{dir}/s.db"], 2,
+     ["s.yaml, line 2: not UTF-8 text: byte 0xe9", "a YAML sweep spec, saved as UTF-8"]),
     ("config-not-yaml", {"c.yaml": "strategy: [unclosed\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["not valid YAML"]),
     ("config-missing", {}, ["run", "--config", "{dir}/nope.yaml", "--out", "{dir}/out"], 2, ["config file not found"]),
     ("config-unknown-name", {}, ["run", "--config", "earnings_onyl", "--out", "{dir}/out"], 2,
@@ -188,6 +192,16 @@ def test_bad_input_is_refused_clearly_and_leaves_nothing(tmp_path, capsys, monke
     for n in needles:
         assert n in text, f"{case}: {n!r} not in {text!r}"
     assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")} == before, "something was written"
+
+
+def test_a_utf16_config_is_read_like_a_utf16_event_file(tmp_path):
+    """Windows editors save UTF-16 with a byte-order mark: the config reads the same as its UTF-8 twin."""
+    from backtests.config import load_config
+
+    text = "name: u16\ndates: {start: 2024-01-02, end: 2024-06-28}\ncosts: {slippage_bps: 3.5}\n"
+    (tmp_path / "a.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "b.yaml").write_bytes(text.encode("utf-16"))
+    assert load_config(tmp_path / "b.yaml") == load_config(tmp_path / "a.yaml")
 
 
 @pytest.mark.parametrize("encoding,note", [("utf-16", "decoded as UTF-16"), ("cp1252", "line 2 decoded as Windows-1252 (byte 0xf6 read as 'ö')")])

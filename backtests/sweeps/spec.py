@@ -633,15 +633,17 @@ class SweepSpec:
 
 # ---------------------------------------------------------------- loading
 def _read_yaml(path: Path, what: str, field_name: str | None, spec_path: Path | None = None):
+    from backtests.config import read_yaml_text
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_text(path, "a YAML sweep spec" if spec_path is None else "a YAML run config")
     except FileNotFoundError:
         if spec_path is not None:
             raise InputError(Problem(f"{what} not found: {path}", path=str(spec_path), field=field_name,
                                      expected="a run config path relative to the spec, a bundled config name, or a mapping"))
         raise InputError(Problem(f"{what} not found", path=str(path), expected="a YAML sweep spec, e.g. backtests/sweeps/smoke.yaml"))
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(f"cannot read {what}: {exc}", path=str(path)))
+    except (IsADirectoryError, PermissionError) as exc:
+        raise InputError(Problem(f"cannot read {what}: {exc.strerror or exc}", path=str(path)))
     try:
         return text, yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
