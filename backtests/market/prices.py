@@ -110,8 +110,7 @@ def parse_prices(source: str | Path | bytes, *, ticker: str, origin: str, name: 
         "low {row[low]} is above min(open, close)",
         "low <= min(open, close)",
     )
-    if not problems:
-        problems += session_problems(table)
+    problems += session_problems(table)  # with the other problems, so one pass lists them all
     if problems:
         raise InputError(problems)
     frame = f[list(PRICE_COLUMNS)].set_index("date")
@@ -136,7 +135,7 @@ def session_problems(table, show: int = 5) -> list[Problem]:
     for i in np.flatnonzero(dates > hi):  # past the exchange calendar (a year ahead of today): not a session that has traded
         out.append(Problem(f"{dates[i].date()} is in the future (the exchange calendar ends {hi.date()})", path=table.path,
                            line=table.line_of(int(i)), field="date", expected="dates of sessions that have traded"))
-    inside = (dates >= lo) & (dates <= hi)  # before 2000 the calendar cannot say: those rows are not checked
+    inside = (dates >= lo) & (dates <= hi)  # before 2000 the calendar cannot say: those rows are not checked (nor unreadable dates)
     if not inside.any():
         return out
     sessions = sessions_between(dates[inside].min(), dates[inside].max())
