@@ -646,8 +646,10 @@ def signals_show(ticker, names, wide, fmt):
         from events.errors import Problem
 
         raise InputError(Problem(f"no fundamentals for {ticker}", field="--ticker", expected="one of " + ", ".join(fund.tickers())))
+    from signals.registry import user_signals
+
     core = ["capex_efficiency", "capex_efficiency_chg", "capex_intensity", "backlog", "backlog_growth_qoq", "backlog_growth_yoy", "backlog_coverage"]
-    names = list(names) or core
+    names = list(names) or core + [n for n in user_signals() if n not in core]  # registered signals (entry points) shown too
     unknown = [n for n in names if n not in SIGNALS]
     if unknown:
         from events.errors import Problem

@@ -40,6 +40,14 @@ def fundamentals_files() -> list[Path]:
     return [bundled_path("amzn_quarterly.csv"), bundled_path("peers_quarterly.csv"), availability_path(), events_path(BUNDLED_EARNINGS)]
 
 
+def run_signal_names() -> tuple[str, ...]:
+    """The signals a run computes: :data:`RUN_SIGNALS` and every registered user signal
+    (:mod:`signals.registry`), in that order."""
+    from signals.registry import user_signals
+
+    return tuple(dict.fromkeys([*RUN_SIGNALS, *user_signals()]))
+
+
 def target_signals(target: str) -> tuple[pd.DataFrame, dict]:
     """The target's point-in-time signal table (the signals a run uses) and the
     fundamentals' fingerprints; memoised per process by the files' size and
@@ -48,16 +56,17 @@ def target_signals(target: str) -> tuple[pd.DataFrame, dict]:
     import signals.fundamentals as fundamentals
     from signals.history import signal_table
 
-    key = (target, file_stamps(fundamentals_files()))
+    names = run_signal_names()
+    key = (target, file_stamps(fundamentals_files()), names)
     if key not in _SIGNAL_MEMO:
         fund = fundamentals.load_fundamentals()
         prints = {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}
-        _SIGNAL_MEMO[key] = (signal_table(fund, target, list(RUN_SIGNALS)), prints)
+        _SIGNAL_MEMO[key] = (signal_table(fund, target, list(names)), prints)
     table, prints = _SIGNAL_MEMO[key]
     return table.copy(), dict(prints)
 
 
-def memo_calendar(files=(), *, bundled: bool = True, earnings: bool = True, price_range=None):
+def memo_calendar(files=(), *, bundled: bool = True, earnings: bool = True, price_range=None, inline: dict | None = None):
     """:func:`events.loader.load_calendar`, memoised per process by the files' size and modification time
     (a calendar that fails validation is not memoised); callers get their own copy of the frame."""
     from events.loader import BUNDLED_EARNINGS, BUNDLED_EVENTS, EventCalendar, bundled_path
@@ -65,9 +74,10 @@ def memo_calendar(files=(), *, bundled: bool = True, earnings: bool = True, pric
     files = [str(f) for f in files]
     read = ([bundled_path(BUNDLED_EVENTS)] if bundled else []) + ([bundled_path(BUNDLED_EARNINGS)] if earnings else []) + [Path(f) for f in files]
     rng = None if price_range is None else tuple(pd.Timestamp(x) for x in price_range)
-    key = (tuple(files), bundled, earnings, rng, file_stamps(read))
+    inline = dict(inline or {})
+    key = (tuple(files), bundled, earnings, rng, file_stamps(read), tuple(sorted(inline.items())))
     if key not in _CALENDAR_MEMO:
-        _CALENDAR_MEMO[key] = load_calendar(files, bundled=bundled, earnings=earnings, price_range=price_range)
+        _CALENDAR_MEMO[key] = load_calendar(files, bundled=bundled, earnings=earnings, price_range=price_range, inline=inline)
     hit = _CALENDAR_MEMO[key]
     return EventCalendar(hit.frame.copy(), dict(hit.fingerprints), list(hit.notes))
 
@@ -78,7 +88,8 @@ def select_events(ev_cfg: dict, all_sessions: pd.DatetimeIndex, sessions: pd.Dat
     Returns ``(calendar, everything, selected, why)``: ``why`` holds, for
     every event of ``everything``, the reason it was not selected ('' if it was).
     """
-    cal = memo_calendar(ev_cfg["files"], bundled=ev_cfg["bundled"], earnings=ev_cfg["earnings"], price_range=(all_sessions[0], all_sessions[-1]))
+    cal = memo_calendar(ev_cfg["files"], bundled=ev_cfg["bundled"], earnings=ev_cfg["earnings"], price_range=(all_sessions[0], all_sessions[-1]),
+                        inline=ev_cfg.get("inline"))
     everything = cal.frame.copy()
     why = pd.Series("", index=everything.index, dtype=object)
     sel = everything

@@ -104,30 +104,76 @@ def _earnings_rows(table: Table, problems: list[Problem]) -> pd.DataFrame:
     return out
 
 
+#: how an event table given as text (a DataFrame from a script, via :func:`frame_to_csv`) is named in messages
+INLINE_LABEL = "DataFrame '{name}'"
+
+
+def frame_to_csv(frame: pd.DataFrame) -> str:
+    """An event table built in a script as the CSV text of an event file, to be validated exactly as a file is.
+
+    Columns as in an event file (:data:`events.schema.EVENT_COLUMNS`); ``tickers_affected`` may hold lists
+    (joined with ';'), dates may be Timestamps or dates (written as YYYY-MM-DD), booleans are written
+    true/false and missing values as empty cells. The index is dropped. Nothing is checked here: the
+    reader checks every cell and names its row."""
+    import datetime as dt
+
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(Problem(f"events must be a pandas DataFrame, got {type(frame).__name__}", field="events",
+                                 expected="a DataFrame with the columns of an event file (event_id, date, time, ...)"))
+
+    def cell(v):
+        if isinstance(v, (list, tuple, set)):
+            return ";".join(map(str, v))
+        if isinstance(v, (bool,)) or type(v).__name__ == "bool_":
+            return "true" if v else "false"
+        if isinstance(v, (pd.Timestamp, dt.date)):
+            return v.date().isoformat() if isinstance(v, pd.Timestamp) else v.isoformat()
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NaT or v is pd.NA:
+            return ""
+        return v
+
+    out = frame.reset_index(drop=True).astype(object).map(cell) if len(frame.columns) else frame
+    return out.to_csv(index=False, lineterminator="\n")
+
+
+def _inline_problem(p: Problem, label: str, name: str) -> Problem:
+    """A reader's problem in an inline table, named by DataFrame row (0-based) instead of CSV line."""
+    if p.path != label:
+        return p
+    where = INLINE_LABEL.format(name=name) + (f", row {p.line - 2}" if p.line and p.line >= 2 else ", header" if p.line == 1 else "")
+    return Problem(p.message, path=where, line=None, field=p.field, expected=p.expected)
+
+
 def load_calendar(
     paths: list[str | Path] | None = None,
     *,
     bundled: bool = True,
     earnings: bool = True,
     price_range: tuple | None = None,
+    inline: dict[str, str] | None = None,
 ) -> EventCalendar:
     """Load and validate event files into one calendar.
 
     ``paths``: extra user files in the event schema (an earnings-shaped file
     is recognised by its ``fiscal_quarter`` column). ``bundled`` and
-    ``earnings`` include the shipped files. ``price_range=(first, last)``
-    rejects events whose reaction session falls outside the price data.
-    Raises :class:`InputError` listing every problem in every file.
+    ``earnings`` include the shipped files. ``inline``: name -> CSV text of an
+    event table built in a script (:func:`frame_to_csv`), read by the same
+    reader as a file; its problems name the DataFrame and row.
+    ``price_range=(first, last)`` rejects events whose reaction session falls
+    outside the price data. Raises :class:`InputError` listing every problem in
+    every file.
     """
-    files: list[tuple[Path, str]] = []
+    files: list[tuple[Path | bytes, str, str | None]] = []
     if bundled:
-        files.append((bundled_path(BUNDLED_EVENTS), "events"))
+        files.append((bundled_path(BUNDLED_EVENTS), "events", None))
     if earnings:
-        files.append((bundled_path(BUNDLED_EARNINGS), "earnings"))
+        files.append((bundled_path(BUNDLED_EARNINGS), "earnings", None))
     for p in paths or []:
         p = Path(p)
         kind = "earnings" if _looks_like_earnings(p) else "events"
-        files.append((p, kind))
+        files.append((p, kind, None))
+    for name, text in (inline or {}).items():
+        files.append((text.encode("utf-8"), "events", name))
     if not files:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in FRAME_COLUMNS})
         empty["date"] = pd.Series(dtype="datetime64[ns]")
@@ -136,14 +182,15 @@ def load_calendar(
         return EventCalendar(empty, {})
     problems: list[Problem] = []
     frames, prints, notes = [], {}, []
-    for path, kind in files:
+    for path, kind, name in files:
         cols = EARNINGS_COLUMNS if kind == "earnings" else EVENT_COLUMNS
-        table, probs = read_table(path, cols, name=str(path), raise_errors=False)
+        label = str(path) if name is None else f"<inline {name}>"
+        table, probs = read_table(path, cols, name=label, raise_errors=False)
         problems += probs
         if table is None:
             continue
-        prints[str(path)] = table.sha256
-        notes += [f"{path}: {n}" for n in table.notes]
+        prints[label if name is None else f"inline:{name}"] = table.sha256
+        notes += [f"{label}: {n}" for n in table.notes]
         rows = _earnings_rows(table, problems) if kind == "earnings" else _event_rows(table, problems)
         rows["_line"] = list(table.lines)
         frames.append(rows)
@@ -178,6 +225,12 @@ def load_calendar(
                 )
             )
     if problems:
+        if inline:
+            from events.errors import in_line_order
+
+            problems = in_line_order(problems)  # in row order, before lines become rows
+            for name in inline:
+                problems = [_inline_problem(p, f"<inline {name}>", name) for p in problems]
         raise InputError(problems)
     cols = FRAME_COLUMNS + ["day0"] + (["fiscal_quarter"] if "fiscal_quarter" in f else [])
     f = f[cols].sort_values(["day0", "date", "event_id"], kind="stable").reset_index(drop=True)

@@ -154,17 +154,21 @@ def signal_regressions(cfg, rets, sessions, peers, calendar: pd.DataFrame | None
     sw = [Window.parse(w) for w in st.windows]
     exclude = calendar_exclusions(calendar, u["target"], peers, sessions, min(w.pre for w in sw), max(w.post for w in sw)) if calendar is not None else None
     res = EventStudy(rets, align(earn, sessions), u["target"], peers, st, exclude_sessions=exclude).fit()
-    sig = signals_at(res.events, table, SIGNALS)
+    from signals.registry import user_signals
+
+    extra = [n for n in user_signals() if n in table and n not in SIGNALS]  # registered user signals: each regressed on its own
+    names = SIGNALS + extra
+    sig = signals_at(res.events, table, names)
     out = {"events": int(len(res.events)), "dependent": "peer-adjusted CAR (fraction)", "cov": "HC3", "regressions": []}
     for w in st.windows:
         car = res.car[(res.car["window"] == w)].set_index("event_id")["car"].rename("car")
         frame = sig.set_index("event_id").join(car)
-        for xs in (["capex_efficiency_chg"], ["backlog_growth_qoq"], ["capex_efficiency_chg", "backlog_growth_yoy"]):
+        for xs in (["capex_efficiency_chg"], ["backlog_growth_qoq"], ["capex_efficiency_chg", "backlog_growth_yoy"], *[[n] for n in extra]):
             r = regress(frame, "car", xs)
             r["window"] = w
             out["regressions"].append(r)
         out.setdefault("data", {})[w] = [
-            {"event_id": i, "quarter": row["quarter"], "car": _f(row["car"]), **{n: _f(row[n]) for n in SIGNALS}} for i, row in frame.iterrows()
+            {"event_id": i, "quarter": row["quarter"], "car": _f(row["car"]), **{n: _f(row[n]) for n in names}} for i, row in frame.iterrows()
         ]
     return out, fund_prints
 

@@ -1,0 +1,106 @@
+"""Users' own signals and events from a script (issue 14): registered signals are evaluated point in time like the
+shipped ones and reach the run's signal table, the signal regressions and `aibt signals show`; an event table
+built as a DataFrame is validated exactly as an event file, its problems named by row."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.cli import main
+from events.errors import InputError
+from events.loader import frame_to_csv, load_calendar
+
+
+@pytest.fixture
+def cloud_margin():
+    """A user signal: AWS operating margin (cloud operating income / cloud revenue), registered for one test."""
+    from signals import registry
+    from signals.history import SIGNALS
+
+    @registry.register_signal("cloud_margin_test", "fraction of cloud revenue")
+    def cloud_margin_test(panel, ticker):
+        return panel["cloud_operating_income"] / panel["cloud_revenue"]
+
+    yield "cloud_margin_test"
+    SIGNALS.pop("cloud_margin_test", None)
+    registry.USER_SIGNALS.remove("cloud_margin_test")
+
+
+def test_a_registered_signal_is_evaluated_point_in_time(cloud_margin):
+    from signals.fundamentals import as_of_panel, load_fundamentals
+    from signals.history import signal_table
+
+    fund = load_fundamentals()
+    t = signal_table(fund, "AMZN", [cloud_margin]).dropna(subset=["available"])
+    assert t[cloud_margin].notna().sum() >= 15
+    for _, row in t.sample(8, random_state=1).iterrows():  # each value from the figures known that session, nothing later
+        panel = as_of_panel(fund.pit, "AMZN", row["available"])
+        period = pd.Period(row["period_end"], freq="Q")
+        known = {c: panel.at[period, c] if c in panel else np.nan for c in ("cloud_operating_income", "cloud_revenue")}
+        want = known["cloud_operating_income"] / known["cloud_revenue"]
+        assert row[cloud_margin] == pytest.approx(want, nan_ok=True)
+    # AWS 2024Q1: operating income 9.421 over revenue 25.037 (USD bn), usable from the release's reaction session
+    q = t[(t["quarter"] == "2024Q1") & (t["kind"] == "release")].iloc[0]
+    assert q[cloud_margin] == pytest.approx(9.421 / 25.037, rel=1e-3) and q["available"] == pd.Timestamp("2024-05-01")
+
+
+def test_a_registered_signal_reaches_runs_regressions_and_signals_show(cloud_margin, capsys):
+    from backtests.inputs import target_signals
+    from backtests.stats.study import signal_regressions
+    from backtests.config import load_config
+    from backtests.stats.study import _returns
+
+    table, _ = target_signals("AMZN")
+    assert cloud_margin in table and table[cloud_margin].notna().any()
+    cfg = load_config()
+    peers = [p for p in cfg["universe"]["peers"] if p != "AMZN"]
+    rets, _ = _returns(["AMZN", *peers, "SPY"])
+    out, _ = signal_regressions(cfg, rets, rets.index, peers)
+    mine = [r for r in out["regressions"] if r["x"] == [cloud_margin]]
+    assert len(mine) == len(cfg["study"]["signal_windows"]) and all("n" in r for r in mine)
+    assert main(["signals", "show", "--signal", cloud_margin, "--format", "csv"]) == 0
+    shown = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert cloud_margin in shown and shown[cloud_margin].notna().any()
+
+
+def test_a_signal_name_taken_or_malformed_is_refused():
+    from signals.registry import register_signal
+
+    with pytest.raises(InputError, match="exists already"):
+        register_signal("capex_efficiency", "ratio")
+    with pytest.raises(InputError, match="not a signal name"):
+        register_signal("Bad Name", "ratio")
+
+
+EVENTS = pd.DataFrame({
+    "event_id": ["deal_a", "deal_b"], "date": [pd.Timestamp("2024-05-01"), pd.Timestamp("2024-06-03")], "time": ["amc", "bmo"],
+    "scheduled": [False, False], "company": ["AMZN", "AMZN"], "tickers_affected": [["AMZN", "MSFT"], ["AMZN"]],
+    "category": ["capacity_power", "ai_investment"], "headline": ["A 5GW campus", "A $12B deal"], "amount_usd_bn": [5.0, np.nan],
+    "source_url": ["https://example.com/a", ""], "confidence": ["high", "medium"]})
+
+
+def test_events_from_a_dataframe_load_like_the_same_csv_file(tmp_path):
+    text = frame_to_csv(EVENTS)
+    (tmp_path / "ev.csv").write_text(text)
+    a = load_calendar(bundled=False, earnings=False, inline={"mine": text}).frame
+    b = load_calendar([tmp_path / "ev.csv"], bundled=False, earnings=False).frame
+    pd.testing.assert_frame_equal(a.drop(columns=["origin"]), b.drop(columns=["origin"]))
+    assert a["day0"].tolist() == [pd.Timestamp("2024-05-02"), pd.Timestamp("2024-06-03")]  # amc -> next session
+    assert a["tickers"].iloc[0] == ("AMZN", "MSFT") and a["origin"].iloc[0] == "<inline mine>"
+
+
+def test_a_bad_dataframe_is_refused_naming_each_row_and_field():
+    bad = EVENTS.astype({"date": object})
+    bad.loc[1, "date"] = "2024-13-01"  # a date typed by hand in a script
+    bad.loc[0, "time"] = "evening"
+    with pytest.raises(InputError) as exc:
+        load_calendar(bundled=False, earnings=False, inline={"mine": frame_to_csv(bad)})
+    text = str(exc.value)
+    assert "DataFrame 'mine', row 0, field 'time': unknown value 'evening'" in text
+    assert "DataFrame 'mine', row 1, field 'date': bad date '2024-13-01'" in text
+    assert text.index("row 0") < text.index("row 1")
+    with pytest.raises(InputError, match="missing column"):
+        load_calendar(bundled=False, earnings=False, inline={"mine": frame_to_csv(EVENTS.drop(columns=["headline"]))})
+    with pytest.raises(InputError, match="must be a pandas DataFrame"):
+        frame_to_csv([{"event_id": "x"}])
