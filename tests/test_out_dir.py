@@ -254,3 +254,26 @@ def test_write_run_refuses_a_user_folder(tmp_path):
     with pytest.raises(RuntimeError):
         write_run(res, out, dt.datetime.now(dt.timezone.utc), extra_writers=[boom])
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "study"])
+def test_the_current_directory_as_out_is_refused_before_any_work(tmp_path, capsys, monkeypatch, no_work, command):
+    """'--out .' from an empty folder: refused at once (a run directory is moved into place whole, which cannot be
+    done to the folder the user is in), nothing written; a relative path through '..' works like its real path."""
+    here = tmp_path / "e"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main([command, "--out", "."]) == 2
+    assert "is the current directory" in capsys.readouterr().err
+    assert not any(here.iterdir()) and [p.name for p in tmp_path.iterdir()] == ["e"]
+
+
+def test_a_path_through_dotdot_stages_beside_the_real_directory(tmp_path, monkeypatch):
+    from backtests.reports.rundir import atomic_directory
+
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    with atomic_directory("../new/../new") as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".new.tmp-")  # a sibling of the real directory
+        (tmp / "manifest.json").write_text("{}")
+    assert (tmp_path / "new" / "manifest.json").exists()

@@ -140,6 +140,10 @@ def _refuse(out: Path, message: str, expected: str = OUT_EXPECTED) -> InputError
 
 def _check_existing(out: Path) -> None:
     """Refuse an existing ``out`` that aibt may not replace (see the module docstring)."""
+    here = Path.cwd().resolve()
+    if out.exists() and (out.resolve() == here or out.resolve() in here.parents):
+        raise _refuse(out, "is the current directory (or holds it); aibt writes a run directory whole and then moves it into "
+                           "place, which it cannot do to the folder you are in", "a new path such as ./run1")
     if out.is_symlink():
         raise _refuse(out, "is a symbolic link; aibt does not replace links", "the real directory's path, or a new path")
     if not out.exists():
@@ -201,7 +205,7 @@ def check_out_dir(out: str | Path) -> Path:
     removed). Leaves nothing behind: parents it created for the probe are
     removed again. Returns ``Path(out)``.
     """
-    out = Path(out)
+    out = Path(os.path.abspath(out))
     _check_existing(out)
     created = _make_parents(out)
     try:
@@ -228,7 +232,7 @@ def atomic_directory(out: str | Path, what: str = "the run"):
     temporary directory is made and again at the swap. Parent directories
     created here are removed again if the write fails.
     """
-    out = Path(out)
+    out = Path(os.path.abspath(out))  # '.', 'a/..': the staging folder is a sibling of the real directory
     _check_existing(out)
     created = _make_parents(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
