@@ -401,16 +401,20 @@ def configs_cmd(wide, fmt):
 @cli.command("tearsheet")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--pdf", is_flag=True, help="Also write a multi-page tearsheet.pdf.")
+@click.option("--live-start", default=None, metavar="DATE",
+              help="First out-of-sample day (YYYY-MM-DD), inside the run's dates: the sheet shows the run before and after it "
+                   "(overrides the run's report.live_start for this sheet; config.yaml is not changed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress line on stderr.")
-def tearsheet_cmd(run_dir, pdf, quiet):
+def tearsheet_cmd(run_dir, pdf, live_start, quiet):
     """Rebuild the tear sheet of a run directory from its files alone (no re-run)."""
     import time
 
     from backtests.reports.tearsheet import build_tearsheet
 
+    live_start = _iso_date(live_start, "--live-start")  # checked against the run's dates (summary.json) by build_tearsheet
     t0 = time.perf_counter()
     Steps(quiet)(f"building the tear sheet of {run_dir}" + (" and its PDF" if pdf else ""))
-    written = build_tearsheet(run_dir, pdf=pdf)
+    written = build_tearsheet(run_dir, pdf=pdf, live_start=live_start, live_start_field="--live-start")
     for k, p in written.items():
         click.echo(f"{k}: {p}")
     click.echo(f"built in {time.perf_counter() - t0:.2f} s")
@@ -822,6 +826,15 @@ def main(argv: list[str] | None = None) -> int:
     if nul:  # no path, date or name can hold one; the OS would refuse it deep inside a command
         click.echo(f"aibt: error: the argument {nul[0]!r} contains a NUL character (expected printable text)", err=True)
         return 2
+    import signal
+    import threading
+
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        def on_term(signum, frame):
+            raise Terminated()
+
+        old_term = signal.signal(signal.SIGTERM, on_term)  # so a SIGTERM cleans up like Ctrl-C (a sweep installs its own)
     try:
         rv = cli.main(args=args, prog_name="aibt", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -830,8 +843,11 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         code = exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-        click.echo("\naibt: interrupted; nothing half-written is left (a run directory only appears whole)", err=True)
+        click.echo(f"\naibt: interrupted; {_STOPPED}", err=True)
         code = 130
+    except Terminated:
+        click.echo(f"\naibt: terminated (SIGTERM); {_STOPPED}", err=True)
+        code = 143
     except InputError as exc:
         click.echo(f"aibt: error: {exc}", err=True)
         code = 2
@@ -841,7 +857,18 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     else:
         code = rv if isinstance(rv, int) else 0
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     return code
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that what was being written is cleaned up."""
+
+
+_STOPPED = ("nothing half-written is left (a run directory appears whole or not at all; a sweep keeps every result it "
+            "stored, and the same command resumes)")
 
 
 def console_main() -> None:  # pragma: no cover - thin wrapper

@@ -366,3 +366,29 @@ def test_a_mixed_file_keeps_its_utf8_lines(tmp_path):
     heads = " ".join(cal.frame["headline"])
     assert "OpenAI öffnet" in heads and "Nvidia café" in heads and "Ã" not in heads
     assert "line 4 decoded as Windows-1252" in cal.notes[0]
+
+
+def test_sigterm_during_a_run_exits_143_and_leaves_nothing(tmp_path):
+    """timeout(1), systemd and kill send SIGTERM: the run stops like on Ctrl-C, with no half directory or staging folder."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "AIBT_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "backtests.cli", "run", "--out", str(tmp_path / "r")], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:  # the progress lines: wait until the run directory is being written (the tear sheet takes ~2 s)
+        seen.append(line)
+        if "writing the run directory" in line:
+            break
+    time.sleep(0.3)
+    assert any((tmp_path / n).is_dir() for n in os.listdir(tmp_path) if n.startswith(".r.tmp-")), "the staging folder exists mid-write"
+    proc.send_signal(signal.SIGTERM)
+    out, rest = proc.communicate(timeout=60)
+    err = "".join(seen) + rest
+    assert proc.returncode == 143, err[-2000:]
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["cache"])  # no run directory, no hidden .r.tmp-PID

@@ -356,6 +356,30 @@ def test_kill_and_resume_equals_an_uninterrupted_run_and_a_second_sweep_refuses(
     con.close()
 
 
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_the_whole_process_group_finishes_the_work_in_flight_and_resumes(baseline, tmp_path, sig, code):
+    """timeout(1) or systemd signal the whole group (the sweep and its workers), as Ctrl-C does: the workers carry on,
+    the sweep stores what was in flight as done (not failed, which would use up its retry), exits 143 / 130, and the
+    same command finishes the sweep."""
+    spec, ref_db = baseline
+    db = tmp_path / "sweep.db"
+    env = dict(os.environ, AIBT_SWEEP_DELAY="0.4")
+    proc = subprocess.Popen([sys.executable, "-m", "backtests.cli", "sweep", str(spec), "--db", str(db), "--workers", "1"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, text=True)
+    deadline = time.time() + 60
+    while _count_done(db) < 1:
+        assert proc.poll() is None and time.time() < deadline, "the sweep ended or stalled before a combination was done"
+        time.sleep(0.05)
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err[-2000:]
+    res = metrics_frame(db)
+    assert set(res["status"]) <= {"done", "pending"} and (res["status"] == "done").sum() < 6, res[["status", "error"]].to_string()
+    assert sweep(spec, "--db", db, "--workers", 1) == 0
+    pd.testing.assert_frame_equal(metrics_frame(db).drop(columns=["attempts"]), metrics_frame(ref_db).drop(columns=["attempts"]),
+                                  check_exact=False, rtol=1e-12)
+
+
 def _set_lease(db, pid, host, age_s):
     con = sqlite3.connect(db)
     with con:

@@ -45,7 +45,7 @@ class LocalBackend:
         methods = mp.get_all_start_methods()
         if "forkserver" in methods:
             self.ctx = mp.get_context("forkserver")
-            self.ctx.set_forkserver_preload(["backtests.sweeps.execute"])
+            self.ctx.set_forkserver_preload(["backtests.sweeps.forkserver_signals", "backtests.sweeps.execute"])
         else:  # pragma: no cover - Windows
             self.ctx = mp.get_context("spawn")
         self.futures: dict = {}
@@ -92,7 +92,7 @@ class LocalBackend:
         self.pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:
             if p.is_alive():
-                p.terminate()
+                p.kill()  # the workers ignore SIGTERM (it goes to the whole process group; the sweep process decides)
         for p in procs:
             p.join(timeout=5)
 

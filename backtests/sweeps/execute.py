@@ -172,7 +172,10 @@ def init_worker(env: dict | None = None, warm_config: dict | None = None, watch_
         else:
             os.environ[k] = v
     if watch_pid:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the sweep process decides
+        # Ctrl-C and a SIGTERM to the whole process group (timeout, systemd) reach the workers too: the sweep process
+        # decides (it lets the combinations in flight finish); it stops workers with SIGKILL when it must
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         threading.Thread(target=_watch, args=(watch_pid,), daemon=True, name="aibt-sweep-watch").start()
     if warm_config is not None:
         try:
