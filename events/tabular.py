@@ -80,6 +80,52 @@ def _record_lines(text: str) -> list[int]:
     return starts
 
 
+def _shape_problems(text: str, label: str, show: int = 20) -> list[Problem]:
+    """Why a CSV text does not parse, row by row: each record whose number of fields differs from the header's (the
+    usual cause: a comma inside an unquoted text), and a double quote left open. Line numbers are where each record
+    starts in the file (blank lines counted). Empty when nothing specific is found."""
+    out = []
+    reader = csv.reader(io.StringIO(text))
+    prev_end, width = 0, None
+    try:
+        for row in reader:
+            start = prev_end + 1
+            prev_end = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if width is None:
+                width = len(row)
+                continue
+            if len(row) != width and len(out) < show:
+                why = ("more fields than the header: a text with a comma in it is probably not in double quotes"
+                       if len(row) > width else "fewer fields than the header")
+                hint = (f"{width} fields; a text containing commas in double quotes, e.g. \"Big deal, with comma\""
+                        if len(row) > width else f"{width} fields (an empty cell for a missing value)")
+                out.append(Problem(f"{len(row)} fields where the header has {width} ({why})", path=label, line=start, expected=hint))
+    except csv.Error as exc:
+        out.append(Problem(f"cannot be read from here on: {exc}", path=label, line=prev_end + 1,
+                           expected="rows ending in a line feed, and every opening double quote closed on its row"))
+    if reader.line_num and text.count('"') % 2 and not any("double quote" in (p.expected or "") for p in out):
+        opened = _open_quote_line(text)
+        out = [p for p in out if (p.line or 0) < opened]  # what follows an open quote is one long text: its counts mean nothing
+        out.append(Problem("a double quote is opened and never closed (the rest of the file reads as one text)", path=label,
+                           line=opened, expected="every opening double quote closed on its row"))
+    return out
+
+
+def _open_quote_line(text: str) -> int:
+    """The line of the double quote that is never closed (quotes toggle; a doubled quote inside a text is two)."""
+    inside, line, opened = False, 1, 1
+    for ch in text:
+        if ch == '"':
+            inside = not inside
+            if inside:
+                opened = line
+        elif ch == "\n":
+            line += 1
+    return opened
+
+
 _CONTROL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control bytes other than tab, line feed, carriage return
 
 
@@ -165,7 +211,7 @@ def read_table(
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
     except (pd.errors.ParserError, csv.Error) as exc:
-        problems.append(Problem(f"not a well-formed CSV file: {exc}", path=label))
+        problems += _shape_problems(text, label) or [Problem(f"not a well-formed CSV file: {exc}", path=label)]
         return _finish(None, problems, raise_errors)
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c, spec in columns.items() if spec.required and c not in raw.columns]
