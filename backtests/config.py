@@ -24,7 +24,7 @@ import yaml
 from events.clusters import POLICIES
 from events.errors import InputError, Problem
 from events.schema import CATEGORIES
-from strategies import STRATEGIES
+from strategies import STRATEGIES, engine_strategy, strategy_name
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ SCHEMA: dict = {
     "name": Leaf("str", "run"),
     "description": Leaf("str", "", nullable=True),
     "strategy": {
-        "kind": Leaf("choice", "event_window", tuple(STRATEGIES)),
+        "kind": Leaf("str", "event_window"),  # a registered strategy name (checked in _strategy_params: names can be added)
         "params": "strategy-params",
     },
     "universe": {
@@ -194,10 +194,50 @@ def _walk(schema: dict, data: dict, path: str, problems: list, source: str | Non
     return out
 
 
-def _strategy_params(cfg: dict, problems: list, source: str | None) -> None:
-    kind = cfg["strategy"]["kind"]
-    cls = STRATEGIES.get(kind)
+def _param_problem(k: str, v, d) -> tuple[str | None, object]:
+    """(what is wrong with the value ``v`` of strategy parameter ``k`` whose default is ``d``, or None; the value
+    converted to the default's type). The default's type is the parameter's type: bool, int, float, str, a list for
+    a list or tuple; a None default accepts anything. ``entry_offset`` is ``'earliest'`` or a whole number."""
+    if k == "entry_offset":
+        ok = v == "earliest" or (isinstance(v, int) and not isinstance(v, bool))
+        return (None if ok else f"expected 'earliest' or a whole number of sessions, got {v!r}"), v
+    if d is None:
+        return None, v
+    if isinstance(d, bool) or isinstance(v, bool):
+        return (None if type(v) is type(d) else f"expected {type(d).__name__}, got {v!r}"), v
+    if isinstance(d, (int, float)):
+        if not isinstance(v, (int, float)) or (isinstance(d, int) and isinstance(v, float) and not float(v).is_integer()):
+            return f"expected a number, got {v!r}", v
+        return None, type(d)(v)
+    if isinstance(d, str):
+        return (None if isinstance(v, str) else f"expected a string, got {v!r}"), v
+    if isinstance(d, (list, tuple)):
+        return (None if isinstance(v, list) else f"expected a list, got {v!r}"), v
+    return None, v
+
+
+def strategy_class(kind, source: str | None = None, strategy=None):
+    """The Backtrader class of ``strategy.kind`` (:data:`strategies.STRATEGIES`; an installed entry point is loaded
+    on first use), or of the class ``strategy`` given by a script; :class:`InputError` listing the registered names
+    for an unknown kind."""
+    if strategy is not None:
+        return engine_strategy(strategy, kind)
+    cls = STRATEGIES.get(kind) if isinstance(kind, str) else None
     if cls is None:
+        raise InputError(Problem(f"expected one of {', '.join(STRATEGIES.names())}, got {_short_repr(kind)}", path=source, field="strategy.kind",
+                                 expected="a registered strategy name (shipped, @register_strategy in your script, or an "
+                                          "'aibt.strategies' entry point)"))
+    return cls
+
+
+def _strategy_params(cfg: dict, problems: list, source: str | None, strategy=None) -> None:
+    kind = cfg["strategy"]["kind"]
+    if any(p.field == "strategy.kind" for p in problems):  # not a string: already said
+        return
+    try:
+        cls = strategy_class(kind, source, strategy)
+    except InputError as exc:
+        problems.extend(exc.problems)
         return
     given = cfg["strategy"]["params"]
     if not isinstance(given, dict):
@@ -210,35 +250,30 @@ def _strategy_params(cfg: dict, problems: list, source: str | None) -> None:
         if k not in defaults:
             problems.append(Problem(f"unknown parameter '{k}' for strategy {kind}", path=source, field=here, expected="one of " + ", ".join(defaults)))
             continue
-        d = defaults[k]
-        if k == "entry_offset":
-            ok = v == "earliest" or (isinstance(v, int) and not isinstance(v, bool))
-            if not ok:
-                problems.append(Problem(f"expected 'earliest' or a whole number of sessions, got {v!r}", path=source, field=here))
-        elif isinstance(d, bool) or isinstance(v, bool):
-            if type(v) is not type(d):
-                problems.append(Problem(f"expected {type(d).__name__}, got {v!r}", path=source, field=here))
-        elif isinstance(d, (int, float)):
-            if not isinstance(v, (int, float)) or (isinstance(d, int) and not isinstance(d, bool) and isinstance(v, float) and not float(v).is_integer()):
-                problems.append(Problem(f"expected a number, got {v!r}", path=source, field=here))
-            v = type(d)(v) if isinstance(v, (int, float)) else v
-        elif isinstance(d, str) and not isinstance(v, str):
-            problems.append(Problem(f"expected a string, got {v!r}", path=source, field=here))
+        err, v = _param_problem(k, v, defaults[k])
+        if err:
+            problems.append(Problem(err, path=source, field=here))
         resolved[k] = v
     cfg["strategy"]["params"] = resolved
     if not problems:
         for key, what, expected in cls.check_params(resolved, planning_portfolio(cfg.get("portfolio", {}))):
-            problems.append(Problem(what, path=source, field=f"strategy.params.{key}", expected=expected))
+            problems.append(Problem(what, path=source, field=f"strategy.params.{key}" if key else "strategy.params", expected=expected))
 
 
-def resolve(data: dict | None, source: str | None = None) -> dict:
-    """Validate ``data`` (a parsed YAML mapping) and fill every default."""
+def resolve(data: dict | None, source: str | None = None, strategy=None) -> dict:
+    """Validate ``data`` (a parsed YAML mapping) and fill every default. ``strategy``: a strategy class given by a
+    script (``run(config, strategy=MyStrategy)``): ``strategy.kind`` becomes its name and its params are checked
+    against it, registered or not."""
     problems: list[Problem] = []
     if data is not None and not isinstance(data, dict):
         raise InputError(Problem(f"a run config must be a mapping, not a {_yaml_kind(data)}", path=source,
                                  expected="a mapping of sections (strategy, universe, dates, events, portfolio, costs...)"))
+    if strategy is not None:
+        data = dict(data or {})
+        st = data.get("strategy")
+        data["strategy"] = {**(st if isinstance(st, dict) else {}), "kind": strategy_name(strategy)}
     cfg = _walk(SCHEMA, data or {}, "", problems, source)
-    _strategy_params(cfg, problems, source)
+    _strategy_params(cfg, problems, source, strategy)
     if not problems and cfg["study"]["clusters"] is None:
         cfg["study"]["clusters"] = cfg["events"]["clusters"]
     if not problems:
@@ -376,9 +411,10 @@ def read_yaml_text(path: Path, what: str = "a YAML file") -> str:
                                  expected=f"{what}, saved as UTF-8")) from None
 
 
-def load_config(path: str | Path | None = None) -> dict:
+def load_config(path: str | Path | None = None, strategy=None) -> dict:
     """Read a YAML config file and resolve it. ``path``: a file, or the name of a shipped config (``earnings_only``,
-    see :func:`bundled_configs`) when no such file exists; None is the bundled default config."""
+    see :func:`bundled_configs`) when no such file exists; None is the bundled default config. ``strategy``: see
+    :func:`resolve`."""
     p = config_path(path)
     try:
         text = read_yaml_text(p, "a YAML run config")
@@ -399,7 +435,7 @@ def load_config(path: str | Path | None = None) -> dict:
     if not isinstance(data, dict):
         raise InputError(Problem(f"the config is a YAML {_yaml_kind(data)}, not a mapping", path=str(p), line=1,
                                  expected="a mapping of sections (strategy, universe, dates, events, portfolio, costs...)"))
-    cfg = resolve(data, str(p))
+    cfg = resolve(data, str(p), strategy)
     # event files named in a config are relative to the config file, not to the working directory
     cfg["events"]["files"] = [str((p.parent / f).resolve()) if not Path(f).is_absolute() else f for f in cfg["events"]["files"]]
     return cfg

@@ -25,7 +25,7 @@ from backtests.stats.traded_windows import held_baskets, traded_window_returns
 from events.align import align
 from events.clusters import apply_policy, find_clusters
 from events.errors import InputError, Problem
-from strategies import STRATEGIES
+from backtests.config import strategy_class
 from strategies.context import StrategyContext
 from strategies.schedule import target_weights
 
@@ -67,10 +67,10 @@ class RunResult:
         return self._cost_curve
 
 
-def _config(config) -> dict:
+def _config(config, strategy=None) -> dict:
     if config is None or isinstance(config, (str, Path)):
-        return load_config(config)
-    return resolve(config, "<config dict>")
+        return load_config(config, strategy)
+    return resolve(config, "<config dict>", strategy)
 
 
 _TR_MEMO: dict = {}
@@ -164,12 +164,13 @@ def kernel_inputs(pl: Planned) -> tuple:
     return sched, prices, basket, newey_west_lags(len(pl.sessions))
 
 
-def plan_run(cfg: dict) -> Planned:
-    """Load a resolved config's inputs and plan its episodes (no execution)."""
+def plan_run(cfg: dict, strategy=None) -> Planned:
+    """Load a resolved config's inputs and plan its episodes (no execution). ``strategy``: the strategy class a
+    script gave (see :func:`run`); None: the registered ``strategy.kind``."""
     t0 = time.perf_counter()
     u, pf, ev_cfg = cfg["universe"], cfg["portfolio"], cfg["events"]
     kind, params = cfg["strategy"]["kind"], cfg["strategy"]["params"]
-    cls = STRATEGIES[kind]
+    cls = strategy_class(kind, strategy=strategy)
     peers = [p for p in u["peers"] if p != u["target"]]
     extra = []
     if kind == "buy_and_hold" and params["asset"] not in ("target", "basket"):
@@ -200,9 +201,7 @@ def plan_run(cfg: dict) -> Planned:
 
     cal, everything, sel, why = select_events(ev_cfg, all_sessions, sessions)
     aligned = align(sel, sessions, notice_sessions=ev_cfg["notice_sessions"])
-    eo = params.get("entry_offset", 0)
-    pre = min(eo if isinstance(eo, int) else 0, 0)
-    post = max(int(params.get("exit_offset", 0)), 0)
+    pre, post = cls.cluster_offsets(params)
     clustered = find_clusters(aligned, pre, post)
     resolved = apply_policy(clustered, ev_cfg["clusters"])
     selected = why == ""  # passed the filters and dates, before the cluster rule
@@ -216,7 +215,7 @@ def plan_run(cfg: dict) -> Planned:
 
     sig, fund_prints = target_signals(u["target"])
     ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers),
-                          portfolio=planning_portfolio(pf), signals=sig)
+                          portfolio=planning_portfolio(pf), signals=sig, closes=closes.loc[sessions])
     episodes, notes, plans = cls.plan(ctx, params)
     traded_tickers = list(dict.fromkeys([u["target"], *peers, *[t for e in episodes for t in e.weights]]))
     missing = [t for t in traded_tickers if t not in tr]
@@ -228,16 +227,18 @@ def plan_run(cfg: dict) -> Planned:
                    fund_prints, ctx, episodes, notes, plans, traded_tickers, frames, t_load, time.perf_counter() - t0 - t_load)
 
 
-def run(config=None, *, feed: str = "array", engine: str = "backtrader") -> RunResult:
+def run(config=None, *, feed: str = "array", engine: str = "backtrader", strategy=None) -> RunResult:
     """Run a config (path, dict or None for the bundled default) and return the frames.
 
     ``engine``: ``backtrader`` (the reference) or ``fast``; both execute the same planned episodes and give
-    the same summary to the tolerance of :mod:`backtests.engines.fast_engine`."""
+    the same summary to the tolerance of :mod:`backtests.engines.fast_engine`.
+    ``strategy``: a strategy class (:mod:`strategies.api`), registered or not: it replaces the config's
+    ``strategy.kind`` (which becomes the class's name), and the config's ``strategy.params`` are checked against it."""
     t0 = time.perf_counter()
     if engine not in ENGINES:
         raise InputError(Problem(f"unknown engine {engine!r}", field="--engine", expected="one of " + ", ".join(ENGINES)))
-    cfg = _config(config)
-    pl = plan_run(cfg)
+    cfg = _config(config, strategy)
+    pl = plan_run(cfg, strategy)
     u, pf, costs = cfg["universe"], cfg["portfolio"], cfg["costs"]
     kind, cls, peers, prices, tr = cfg["strategy"]["kind"], pl.cls, pl.peers, pl.prices, pl.tr
     sessions, all_sessions, daily, episodes, plans, frames = pl.sessions, pl.all_sessions, pl.daily, pl.episodes, pl.plans, pl.frames
@@ -317,7 +318,7 @@ def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessio
     included) and the run's own event files, whatever the config's filters;
     ``before`` is the earliest entry offset used (0 for entries at or after
     day 0) and ``after`` the latest exit offset of the run's plans (0 when it
-    is negative). With ``hedge: beta`` each placebo holding's beta is
+    is negative; one offset for every plan of the shipped strategies). With ``hedge: beta`` each placebo holding's beta is
     estimated like the strategy's: on the ``beta_window`` sessions up to the
     one before its own (placebo) entry fill.
     """
@@ -335,7 +336,9 @@ def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessio
     pos = all_sessions.searchsorted(day0) - all_sessions.get_loc(sessions[0])
     tradable = plans[plans["entry"].notna()] if plans is not None and len(plans) else None
     before = max(0, -int(tradable["entry_offset_used"].min())) if tradable is not None and len(tradable) else 0
-    after = max(0, int(cfg["strategy"]["params"].get("exit_offset", 0))) if tradable is not None else 0
+    after = 0
+    if tradable is not None and len(tradable):  # the latest exit offset of a plan (a strategy's decisions may differ by event)
+        after = max(0, int((sessions.get_indexer(pd.DatetimeIndex(tradable["exit"])) - tradable["day0_pos"].to_numpy()).max()))
     mask = near_event_mask(len(sessions), pos, before=before, after=after)
     tickers = list(frames)
     prices = PriceArrays.from_frames(frames, sessions, tickers)
@@ -350,8 +353,8 @@ def placebo_for_run(cfg, episodes, plans, calendar, frames, sessions, all_sessio
 
 def _beta_reweigh(returns: pd.DataFrame, target: str, tickers: list[str], pf: dict):
     """``reweigh`` for :func:`backtests.stats.placebo.placebo_test` under ``hedge: beta``:
-    each placed holding keeps its side and basket, and gets the leg weights of
-    :func:`strategies.hedge.leg_weights` with the trailing beta of
+    each placed holding keeps its side, basket and gross (the configured gross times its decision's size), and gets
+    the leg weights of :func:`strategies.hedge.leg_weights` with the trailing beta of
     :func:`strategies.hedge.trailing_beta` ending the session before its entry."""
     from strategies.hedge import BETA_BOUNDS, leg_weights
 
@@ -383,7 +386,11 @@ def _beta_reweigh(returns: pd.DataFrame, target: str, tickers: list[str], pf: di
                     continue
                 e = int(entry[r, h])
                 beta = beta_series(basket)[e - 1] if e >= 1 else np.nan
-                new = leg_weights(side, target, list(basket), pf["gross"], pf["long_share"], "beta", beta)
+                gross = pf["gross"]
+                held = float(np.abs(w).sum())  # a decision's size scales the gross (strategies.api.Decision.size)
+                if gross and abs(held / gross - 1.0) > 1e-9:
+                    gross = held
+                new = leg_weights(side, target, list(basket), gross, pf["long_share"], "beta", beta)
                 out[r, h] = [new.get(t, 0.0) for t in tickers]
         return out
 

@@ -59,6 +59,13 @@ class ScheduleStrategy(bt.Strategy):
         return []
 
     @classmethod
+    def cluster_offsets(cls, params: dict) -> tuple[int, int]:
+        """``(pre, post)`` session offsets around day 0 within which two events form a cluster for
+        :func:`events.clusters.find_clusters`: the declared entry (when before day 0) and exit offsets."""
+        eo = params.get("entry_offset", 0)
+        return min(eo if isinstance(eo, int) else 0, 0), max(int(params.get("exit_offset", 0)), 0)
+
+    @classmethod
     def param_names(cls) -> list[str]:
         base = set(ScheduleStrategy.params._getkeys())
         return [n for n in cls.params._getkeys() if n not in base]

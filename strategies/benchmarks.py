@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 from strategies.base import ScheduleStrategy
+from strategies.registry import register_strategy
 from strategies.schedule import Episode
 
 
+@register_strategy("buy_and_hold")
 class BuyAndHold(ScheduleStrategy):
     """Buy at the first session's fill and hold to the end.
+
+    Not on the decision API of :mod:`strategies.api`: it reads no events, signals or prices when it plans (one
+    episode from the first fill a run allows, with fixed weights), so it has nothing a point-in-time view would
+    guard; it plans directly from the context's sessions, target and peers.
 
     Parameter ``asset``: ``target`` (default), ``basket`` (equal weights over the
     peers, bought once and left to drift) or a ticker such as ``QQQ``;

@@ -1,7 +1,13 @@
-"""What a strategy may look at when it plans: a frozen bundle of pure inputs.
+"""The run's planning inputs: a frozen bundle of pure frames, for the framework.
 
 Built by ``backtests`` from the event calendar, the signals and the prices;
-strategies never load files themselves.
+strategies never load files themselves. It holds the WHOLE run (every session,
+event, return and signal), so strategies never receive it: the framework
+(:func:`strategies.api.plan_decisions`) cuts a point-in-time view from it for
+each decision (:class:`strategies.view.Timeline`), and uses it itself only for
+rules that are point in time by their own construction (hedge baskets and
+trailing betas in :func:`strategies.event_window.weigh`, the buy-and-hold
+benchmarks' single episode).
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ class StrategyContext:
     * ``target``, ``peers``: the traded stock and its hedge basket.
     * ``portfolio``: gross, long_share, hedge, beta_window, fill (never cash, sizing or costs:
       :func:`backtests.config.planning_portfolio`).
+    * ``closes``: total-return closes per ticker, indexed by session (optional).
     """
 
     sessions: pd.DatetimeIndex
@@ -34,6 +41,7 @@ class StrategyContext:
     peers: tuple[str, ...]
     portfolio: dict = field(default_factory=dict)
     signals: pd.DataFrame | None = None
+    closes: pd.DataFrame | None = None
 
     def basket_for(self, event_companies=()) -> list[str]:
         """The hedge basket for a trade: the peers minus the target and minus the

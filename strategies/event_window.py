@@ -1,21 +1,30 @@
-"""Strategy 1: trade the target against the peer basket in a window around events."""
+"""Strategy 1: trade the target against the peer basket in a window around events.
+
+Also the framework's last planning step, shared by every strategy: :func:`episodes_from_plans` (plans ->
+episodes by the overlap rule) and :func:`weigh` (each episode's hedge weights, point in time).
+"""
 from __future__ import annotations
 
-from strategies.base import ScheduleStrategy
+from strategies.api import Decision
 from strategies.hedge import leg_weights, trailing_beta
-from strategies.schedule import build_episodes, plan_event_trades
+from strategies.registry import register_strategy
+from strategies.schedule import build_episodes
 
 
 def _weights_at(ctx, e, session, basket):
     """Weights of episode ``e`` against ``basket``, a beta hedge estimated on
-    returns up to the session before the fill at ``session``."""
+    returns up to the session before the fill at ``session``; the gross is the
+    configured gross times the episode's size."""
     pf = ctx.portfolio
     beta = None
     if pf.get("hedge") == "beta":
         pos = ctx.sessions.get_loc(session)
         until = ctx.sessions[max(pos - 1, 0)]
         beta = trailing_beta(ctx.returns, ctx.target, basket, until, pf.get("beta_window", 120))
-    return leg_weights(e.side, ctx.target, basket, pf.get("gross", 1.0), pf.get("long_share", 0.5), pf.get("hedge", "equal"), beta)
+    gross = pf.get("gross", 1.0)
+    if e.size != 1.0:
+        gross = gross * e.size
+    return leg_weights(e.side, ctx.target, basket, gross, pf.get("long_share", 0.5), pf.get("hedge", "equal"), beta)
 
 
 def weigh(ctx, episodes) -> None:
@@ -65,7 +74,15 @@ def episodes_from_plans(ctx, plans, overlap: str, notes: dict | None = None):
     return episodes, notes, plans
 
 
-class EventWindow(ScheduleStrategy):
+def side_problems(params) -> list[tuple[str, str, str]]:
+    """A ``side`` parameter other than +1 or -1 (a side of 2 would double the gross; 0 would trade nothing)."""
+    if params.get("side") not in (1, -1):
+        return [("side", f"side {params.get('side')!r}", "1 (long the target, short the basket) or -1 (the reverse)")]
+    return []
+
+
+@register_strategy("event_window")
+class EventWindow:
     """Long the target / short the basket (or the reverse) around each selected event.
 
     Parameters:
@@ -76,12 +93,15 @@ class EventWindow(ScheduleStrategy):
       open fills the position carries day 0 and day +1);
     * ``side``: +1 long target / short basket (default), -1 the reverse;
     * ``overlap``: ``extend`` (default) or ``skip`` (see :mod:`strategies.schedule`).
+
+    Decides at each event's entry fill (:mod:`strategies.api`) and reads nothing from its view: every event is
+    traded on the same side.
     """
 
-    params = (("entry_offset", "earliest"), ("exit_offset", 2), ("side", 1), ("overlap", "extend"))
+    params = {"entry_offset": "earliest", "exit_offset": 2, "side": 1, "overlap": "extend"}
 
-    @classmethod
-    def plan(cls, ctx, params):
-        plans = plan_event_trades(ctx.events, ctx.sessions, params["entry_offset"], params["exit_offset"], ctx.portfolio.get("fill", "open"))
-        plans["side"] = int(params["side"])
-        return episodes_from_plans(ctx, plans, params["overlap"])
+    def check(self, params):
+        return side_problems(params)
+
+    def decide(self, view, event):
+        return Decision(side=int(self.p.side))

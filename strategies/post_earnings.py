@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from strategies.base import ScheduleStrategy
-from strategies.event_window import episodes_from_plans
-from strategies.schedule import plan_event_trades
+from strategies.api import Decision
+from strategies.registry import register_strategy
 
 
 def signal_side(eff_chg: float, backlog_g: float, eff_threshold: float, backlog_threshold: float, rule: str) -> tuple[int, str]:
@@ -32,12 +30,14 @@ def signal_side(eff_chg: float, backlog_g: float, eff_threshold: float, backlog_
     return side, f"efficiency change {eff_chg:+.4f}, backlog growth {backlog_g:+.3f}"
 
 
-class PostEarningsSignal(ScheduleStrategy):
+@register_strategy("post_earnings_signal")
+class PostEarningsSignal:
     """After each release of the target, long / short / flat by its signals.
 
-    The signal values are those usable at the entry session (the release's
-    reaction session for the quarter just reported): a quarter's figures are
-    never used before they were public.
+    Decides at the entry fill of each of the target's own earnings events (``categories``, ``own_company``) on its
+    point-in-time view (:mod:`strategies.view`): the signal values are those of the last signal row available at the
+    entry session (the release's reaction session for the quarter just reported), so a quarter's figures are never
+    used before they were public.
 
     Parameters: ``entry_offset`` ("earliest" = day 0 open), ``exit_offset``
     (default 5), ``eff_threshold`` (capex-efficiency change, ratio points,
@@ -46,33 +46,20 @@ class PostEarningsSignal(ScheduleStrategy):
     ``rule`` (``both`` | ``efficiency`` | ``backlog``), ``overlap``.
     """
 
-    params = (
-        ("entry_offset", "earliest"), ("exit_offset", 5), ("eff_threshold", 0.0), ("backlog_threshold", 0.0),
-        ("backlog_measure", "backlog_growth_qoq"), ("rule", "efficiency"), ("overlap", "extend"),
-    )
+    params = {
+        "entry_offset": "earliest", "exit_offset": 5, "eff_threshold": 0.0, "backlog_threshold": 0.0,
+        "backlog_measure": "backlog_growth_qoq", "rule": "efficiency", "overlap": "extend",
+    }
+    categories = ("earnings",)
+    own_company = True
 
-    @classmethod
-    def plan(cls, ctx, params):
-        ev = ctx.events[(ctx.events["category"].str.contains("earnings")) & (ctx.events["company"] == ctx.target)]
-        plans = plan_event_trades(ev, ctx.sessions, params["entry_offset"], params["exit_offset"], ctx.portfolio.get("fill", "open"))
-        sig = ctx.signals
-        sides, notes = [], {}
-        for _, r in plans.iterrows():
-            if pd.isna(r["entry"]):
-                sides.append(0)
-                continue
-            known = sig[sig["available"] <= r["entry"]]
-            if known.empty:
-                sides.append(0)
-                notes[r["event_id"]] = "not traded: no signal known at entry"
-                continue
-            last = known.iloc[-1]
-            side, why = signal_side(float(last["capex_efficiency_chg"]), float(last[params["backlog_measure"]]),
-                                    params["eff_threshold"], params["backlog_threshold"], params["rule"])
-            sides.append(side)
-            if side == 0:
-                notes[r["event_id"]] = f"not traded: signal neutral ({last['quarter']}: {why})"
-            else:
-                notes[r["event_id"]] = f"{last['quarter']}: {why}"
-        plans["side"] = sides
-        return episodes_from_plans(ctx, plans, params["overlap"], notes)
+    def decide(self, view, event):
+        known = view.signals
+        if known.empty:
+            return Decision(0, note="no signal known at entry")
+        last = known.iloc[-1]
+        side, why = signal_side(float(last["capex_efficiency_chg"]), float(last[self.p.backlog_measure]),
+                                self.p.eff_threshold, self.p.backlog_threshold, self.p.rule)
+        if side == 0:
+            return Decision(0, note=f"signal neutral ({last['quarter']}: {why})")
+        return Decision(side, note=f"{last['quarter']}: {why}")

@@ -1,13 +1,13 @@
 """Strategy 3: the pre-earnings run-up, scheduled events only."""
 from __future__ import annotations
 
-from events.errors import InputError, Problem
-from strategies.base import ScheduleStrategy
-from strategies.event_window import episodes_from_plans
-from strategies.schedule import plan_event_trades
+from strategies.api import Decision
+from strategies.event_window import side_problems
+from strategies.registry import register_strategy
 
 
-class PreEarningsRunup(ScheduleStrategy):
+@register_strategy("pre_earnings_runup")
+class PreEarningsRunup:
     """Hold the target against the basket in the sessions before a scheduled release.
 
     Parameters: ``entry_offset`` (negative sessions from day 0, default -5;
@@ -19,14 +19,14 @@ class PreEarningsRunup(ScheduleStrategy):
     open with open fills, its close with close fills). An exit at day 0's open
     would carry the overnight gap of an after-close release, i.e. the
     earnings reaction itself, so ``exit_offset >= 0`` is refused.
-    Only scheduled events are accepted: an unscheduled one in the selection is
-    a configuration error.
+    Only scheduled events are accepted (``scheduled_only``): an unscheduled one in the selection is
+    a configuration error. Decides at the entry fill (:mod:`strategies.api`), reading nothing from its view.
     """
 
-    params = (("entry_offset", -5), ("exit_offset", -1), ("side", 1), ("overlap", "extend"))
+    params = {"entry_offset": -5, "exit_offset": -1, "side": 1, "overlap": "extend"}
+    scheduled_only = True
 
-    @classmethod
-    def check_params(cls, params, portfolio):
+    def check(self, params):
         out = []
         if params["exit_offset"] > -1:
             out.append(("exit_offset", f"a run-up exit at offset {params['exit_offset']} holds through the release (day 0 is the reaction session)",
@@ -35,16 +35,7 @@ class PreEarningsRunup(ScheduleStrategy):
         if not isinstance(eo, int) or eo >= params["exit_offset"]:
             out.append(("entry_offset", f"entry offset {eo!r} is not before the exit offset {params['exit_offset']}",
                         "a whole number of sessions before the exit, e.g. -5"))
-        return out
+        return out + side_problems(params)
 
-    @classmethod
-    def plan(cls, ctx, params):
-        unsched = ctx.events[~ctx.events["scheduled"].astype(bool)]
-        if len(unsched):
-            raise InputError(Problem(
-                f"pre_earnings_runup needs scheduled events, but {len(unsched)} unscheduled are selected (e.g. {unsched['event_id'].iloc[0]})",
-                field="events.categories", expected="scheduled categories only, e.g. [earnings]",
-            ))
-        plans = plan_event_trades(ctx.events, ctx.sessions, params["entry_offset"], params["exit_offset"], ctx.portfolio.get("fill", "open"))
-        plans["side"] = int(params["side"])
-        return episodes_from_plans(ctx, plans, params["overlap"])
+    def decide(self, view, event):
+        return Decision(side=int(self.p.side))
