@@ -260,6 +260,28 @@ def _strategy_params(cfg: dict, problems: list, source: str | None, strategy=Non
             problems.append(Problem(what, path=source, field=f"strategy.params.{key}" if key else "strategy.params", expected=expected))
 
 
+def _upper_tickers(cfg: dict, problems: list, source: str | None) -> None:
+    """Tickers as the price files and event files name them: upper case (``amzn`` is AMZN), each a ticker."""
+    from events.schema import TICKER_RE
+
+    def fix(value, field):
+        t = value.strip().upper()
+        if not TICKER_RE.match(t):
+            problems.append(Problem(f"not a ticker: {_short_repr(value)}", path=source, field=field,
+                                    expected="letters, digits, '.' or '-', up to 10, e.g. AMZN"))
+        return t
+
+    u = cfg["universe"]
+    for key in ("target", "benchmark", "market"):
+        u[key] = fix(u[key], f"universe.{key}")
+    u["peers"] = [fix(p, "universe.peers") for p in u["peers"]]
+    cfg["study"]["market"] = fix(cfg["study"]["market"], "study.market")
+    if cfg["events"]["tickers"]:
+        cfg["events"]["tickers"] = [fix(t, "events.tickers") for t in cfg["events"]["tickers"]]
+    if cfg["events"]["companies"]:
+        cfg["events"]["companies"] = [c.strip().upper() for c in cfg["events"]["companies"]]
+
+
 def resolve(data: dict | None, source: str | None = None, strategy=None) -> dict:
     """Validate ``data`` (a parsed YAML mapping) and fill every default. ``strategy``: a strategy class given by a
     script (``run(config, strategy=MyStrategy)``): ``strategy.kind`` becomes its name and its params are checked
@@ -278,6 +300,7 @@ def resolve(data: dict | None, source: str | None = None, strategy=None) -> dict
         cfg["study"]["clusters"] = cfg["events"]["clusters"]
     if not problems:
         u = cfg["universe"]
+        _upper_tickers(cfg, problems, source)
         if not u["peers"]:
             problems.append(Problem("the peer basket is empty", path=source, field="universe.peers", expected="at least one peer ticker"))
         name = cfg.get("name")
@@ -292,6 +315,15 @@ def resolve(data: dict | None, source: str | None = None, strategy=None) -> dict
             problems.append(Problem(f"path_start {cfg['study']['path_start']} reaches into the estimation window, which ends "
                                     f"{cfg['study']['gap'] + 1} sessions before day 0 (study.gap {cfg['study']['gap']})", path=source,
                                     field="study.path_start", expected=f"an offset from -{cfg['study']['gap']} to 0, or a larger study.gap"))
+        st = cfg["study"]
+        for key in ("windows", "signal_windows", "models") if st["enabled"] else ():
+            if not st[key]:
+                problems.append(Problem("an empty list", path=source, field=f"study.{key}",
+                                        expected="at least one entry (leave the key out for the default), or study.enabled: false"))
+        if st["enabled"] and st["min_estimation"] > st["estimation"]:
+            problems.append(Problem(f"min_estimation {st['min_estimation']} is more than the estimation window of {st['estimation']} sessions, "
+                                    "so no event could be studied", path=source, field="study.min_estimation",
+                                    expected=f"at most study.estimation ({st['estimation']})"))
         for key in ("windows", "bhar_windows", "signal_windows"):
             for w in cfg["study"][key]:
                 try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from backtests.cli import main
+from events.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = (ROOT / "events" / "data" / "ai_infra_events.csv").read_text(encoding="utf-8").splitlines()
@@ -165,6 +166,10 @@ CASES = [
     ("run-live-start-after-the-data", {}, ["run", "--live-start", "2030-01-01", "--out", "{dir}/out"], 2,
      ["field '--live-start'", "live_start 2030-01-01 is outside the run period 2022-11-01 to 2026-10-06"]),
     ("run-live-start-not-a-date", {}, ["run", "--live-start", "soon", "--out", "{dir}/out"], 2, ["field '--live-start'", "not a date: 'soon'"]),
+    ("config-study-windows-empty", {"c.yaml": "study: {windows: []}\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
+     ["c.yaml, field 'study.windows': an empty list", "at least one entry"]),
+    ("config-min-estimation-above-estimation", {"c.yaml": "study: {estimation: 50, min_estimation: 100}\n"},
+     ["study", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2, ["field 'study.min_estimation': min_estimation 100 is more than the estimation window of 50"]),
     ("config-path-start-in-estimation", {"c.yaml": "study: {gap: 5, path_start: -10}\n"}, ["study", "--config", "{dir}/c.yaml", "--out", "{dir}/out"],
      2, ["field 'study.path_start'", "reaches into the estimation window", "an offset from -5 to 0"]),
     ("config-nan", {"c.yaml": "costs: {slippage_bps: .nan}\n"}, ["run", "--config", "{dir}/c.yaml", "--out", "{dir}/out"], 2,
@@ -396,3 +401,16 @@ def test_sigterm_during_a_run_exits_143_and_leaves_nothing(tmp_path):
     assert proc.returncode == 143, err[-2000:]
     assert "terminated (SIGTERM)" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["cache"])  # no run directory, no hidden .r.tmp-PID
+
+
+def test_lower_case_tickers_in_a_config_are_the_upper_case_ones(tmp_path):
+    """Price files and event files name tickers in upper case; a config written in lower case means the same."""
+    from backtests.config import resolve
+
+    cfg = resolve({"universe": {"target": "amzn", "peers": ["msft", " googl"], "benchmark": "qqq", "market": "spy"},
+                   "study": {"market": "spy"}, "events": {"tickers": ["amzn"], "companies": ["openai"]}})
+    assert cfg["universe"] == {**cfg["universe"], "target": "AMZN", "peers": ["MSFT", "GOOGL"], "benchmark": "QQQ", "market": "SPY"}
+    assert cfg["study"]["market"] == "SPY" and cfg["events"]["tickers"] == ["AMZN"] and cfg["events"]["companies"] == ["OPENAI"]
+    with pytest.raises(InputError, match=r"field 'universe.peers': not a ticker: 'ms ft'"):
+        resolve({"universe": {"peers": ["ms ft"]}})
+    assert resolve({"study": {"enabled": False, "windows": []}})["study"]["windows"] == []  # no study: its windows do not matter
