@@ -144,7 +144,7 @@ class Timeline:
         session = self.sessions[pos]
         m = int(np.searchsorted(self.event_keys, fill_key(pos, self.fill), side="right"))
         return PointInTimeView(
-            session=session, fill=self.fill, sessions=self.sessions[: pos + 1], returns=self.returns.head(known),
+            session=session, fill=self.fill, sessions=self.sessions[: pos + 1].copy(deep=True), returns=self.returns.head(known),
             closes=None if self.closes is None else self.closes.head(known), events=self.event_rows[:m],
             event_columns=self.event_columns, signals=self._signals_known(session), signal_names=self.signal_names,
             target=self.target, peers=self.peers, portfolio=self.portfolio, offset=offset)
@@ -164,7 +164,7 @@ class _Prices:
         return cls(frame.to_numpy(dtype=float), frame.index, frame.columns)
 
     def head(self, rows: int) -> "_Prices":
-        return _Prices(self.values[:rows].copy(), self.index[:rows].copy(), self.columns)
+        return _Prices(self.values[:rows].copy(), self.index[:rows].copy(deep=True), self.columns)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.values, index=self.index, columns=self.columns, copy=True)
