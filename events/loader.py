@@ -74,8 +74,22 @@ def _event_rows(table: Table, problems: list[Problem]) -> pd.DataFrame:
         bad = [t for t in ts if not TICKER_RE.match(t)]
         if bad:
             problems.append(Problem(f"malformed ticker(s) {', '.join(bad)}", table.path, table.line_of(pos), "tickers_affected", "US tickers such as AMZN;MSFT"))
+    if "public_since" in f:
+        for pos, (ps, d, sched) in enumerate(zip(f["public_since"], f["date"], f["scheduled"])):
+            if pd.isna(ps) or pd.isna(d):
+                continue
+            if pd.notna(sched) and not bool(sched):
+                problems.append(Problem(f"public_since {ps.date()} on an unscheduled event", table.path, table.line_of(pos), "public_since",
+                                        "an empty cell: an unscheduled event is public from its own date and time; public_since says "
+                                        "since when a scheduled event's date was known"))
+            elif ps > d:
+                problems.append(Problem(f"public_since {ps.date()} is after the event's date {d.date()}", table.path, table.line_of(pos),
+                                        "public_since", "the day the date was announced: on or before the event's date"))
     f["origin"] = table.path
     return f
+
+
+_FISCAL_RE = __import__("re").compile(r"^FY(\d{4})Q([1-4])$")
 
 
 def _earnings_rows(table: Table, problems: list[Problem]) -> pd.DataFrame:
@@ -83,6 +97,14 @@ def _earnings_rows(table: Table, problems: list[Problem]) -> pd.DataFrame:
     for pos, t in enumerate(e["ticker"]):
         if isinstance(t, str) and not TICKER_RE.match(t.strip().upper()):
             problems.append(Problem(f"malformed ticker {t!r}", table.path, table.line_of(pos), "ticker", "a US ticker such as AMZN"))
+    for pos, (q, d) in enumerate(zip(e["fiscal_quarter"], e["date"])):
+        m = _FISCAL_RE.match(str(q).strip()) if isinstance(q, str) else None
+        if not m:
+            problems.append(Problem(f"fiscal quarter {q!r} is not in the form FY2024Q4", table.path, table.line_of(pos), "fiscal_quarter",
+                                    "FY, the fiscal year's four digits, Q and the quarter 1-4, e.g. FY2024Q4"))
+        elif not pd.isna(d) and abs(int(m.group(1)) - d.year) > 1:
+            problems.append(Problem(f"fiscal quarter {q} is reported on {d.date()}, more than a year from its fiscal year", table.path,
+                                    table.line_of(pos), "fiscal_quarter", "a fiscal year within one year of the release date"))
     out = pd.DataFrame(
         {
             "event_id": "earn_" + e["ticker"].str.upper() + "_" + e["fiscal_quarter"],
@@ -201,10 +223,13 @@ def load_calendar(
     dup = f["event_id"].duplicated(keep="first") & f["event_id"].notna()
     for i in f.index[dup]:
         first = f.index[(f["event_id"] == f.at[i, "event_id"])][0]
+        earnings = "fiscal_quarter" in f and isinstance(f.at[i, "fiscal_quarter"], str)  # an earnings file has no event_id column
         problems.append(
             Problem(
-                f"duplicate event_id '{f.at[i, 'event_id']}' (first at {f.at[first, 'origin']} line {f.at[first, '_line']})",
-                f.at[i, "origin"], int(f.at[i, "_line"]), "event_id", "ids unique across all event files",
+                (f"duplicate earnings release {f.at[i, 'company']} {f.at[i, 'fiscal_quarter']}" if earnings else
+                 f"duplicate event_id '{f.at[i, 'event_id']}'") + f" (first at {f.at[first, 'origin']} line {f.at[first, '_line']})",
+                f.at[i, "origin"], int(f.at[i, "_line"]), "fiscal_quarter" if earnings else "event_id",
+                "one row per company and fiscal quarter" if earnings else "ids unique across all event files",
             )
         )
     ok = f["date"].notna() & f["time"].notna() & f["time"].isin(["bmo", "intraday", "amc", "unknown"])

@@ -9,6 +9,7 @@ Nothing is returned unless the whole file is valid: a table is never half-read.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import re
@@ -78,6 +79,11 @@ def _record_lines(text: str) -> list[int]:
             header = True
         prev_end = reader.line_num
     return starts
+
+
+def _plain_name(name: str) -> str:
+    """'Adj Close' -> 'adj_close': a header name as aibt would spell it."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
 def _shape_problems(text: str, label: str, show: int = 20) -> list[Problem]:
@@ -213,8 +219,26 @@ def read_table(
     except (pd.errors.ParserError, csv.Error) as exc:
         problems += _shape_problems(text, label) or [Problem(f"not a well-formed CSV file: {exc}", path=label)]
         return _finish(None, problems, raise_errors)
+    try:
+        header = next((r for r in csv.reader(io.StringIO(text)) if r and (len(r) > 1 or r[0].strip())), [])
+    except csv.Error:  # a stray carriage return: the record check below says where
+        header = []
+    names = [c.strip() for c in header]
+    dups = sorted({c for c in names if c and names.count(c) > 1})
+    if dups:  # pandas would rename the second 'date' to 'date.1' and read the first only
+        problems.append(Problem(f"column(s) {', '.join(dups)} appear more than once in the header", path=label, line=1,
+                                expected="each column once"))
+        return _finish(None, problems, raise_errors)
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c, spec in columns.items() if spec.required and c not in raw.columns]
+    renamed = {c: m for m in columns for c in raw.columns if c not in columns and _plain_name(c) == m}
+    near = {c: m[0] for c in raw.columns if c not in columns and c not in renamed
+            for m in [difflib.get_close_matches(c, [k for k in columns if k not in raw.columns], n=1, cutoff=0.8)] if m}
+    if renamed or near:  # 'Adj Close' for adj_close, 'public_snce' for public_since: a column aibt would otherwise ignore
+        pairs = ", ".join(f"'{c}' for '{m}'" for c, m in {**renamed, **near}.items())
+        problems.append(Problem(f"column name(s) {pairs}: aibt's names are lower case with '_'", path=label, line=1,
+                                expected="the names " + ", ".join(columns) + " (a column of your own needs a name not so close to these)"))
+        return _finish(None, problems, raise_errors)
     if missing:
         header = text.splitlines()[0] if text else ""
         for sep, word in ((";", "semicolons"), ("\t", "tabs")):

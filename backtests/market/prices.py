@@ -84,6 +84,10 @@ class PriceData:
         return out
 
 
+#: adj_close / close allowed: dividends make it at most 1 (a rounding margin above); 0.05 is decades of high dividends
+ADJ_RATIO = (0.05, 1.01)
+
+
 def parse_prices(source: str | Path | bytes, *, ticker: str, origin: str, name: str | None = None) -> PriceData:
     """Validate a price file (path or bytes) and return :class:`PriceData`.
 
@@ -110,6 +114,16 @@ def parse_prices(source: str | Path | bytes, *, ticker: str, origin: str, name: 
         "low {row[low]} is above min(open, close)",
         "low <= min(open, close)",
     )
+    ratio = (f["adj_close"] / f["close"]).to_numpy(float)
+    bad = ~np.isnan(ratio) & ((ratio < ADJ_RATIO[0]) | (ratio > ADJ_RATIO[1]))
+    if bad.sum() > 5:  # one problem for a whole column off by a factor (a cents file, adj_close of another ticker)
+        first = int(np.flatnonzero(bad)[0])
+        problems.append(Problem(f"adj_close / close is outside {ADJ_RATIO[0]}..{ADJ_RATIO[1]} on {int(bad.sum())} rows, from line "
+                                f"{table.line_of(first)} (there {ratio[first]:.4g})", path=table.path, line=table.line_of(first), field="adj_close",
+                                expected="the dividend-adjusted close: at most the close, and not a small fraction of it"))
+    else:
+        problems += rows_problems(table, bad, "adj_close", "adj_close {row[adj_close]} against close {row[close]}",
+                                  f"the dividend-adjusted close: adj_close / close within {ADJ_RATIO[0]}..{ADJ_RATIO[1]}")
     problems += session_problems(table)  # with the other problems, so one pass lists them all
     if problems:
         raise InputError(problems)
