@@ -849,7 +849,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"\naibt: terminated (SIGTERM); {_STOPPED}", err=True)
         code = 143
     except InputError as exc:
-        click.echo(f"aibt: error: {exc}", err=True)
+        click.echo(error_text(exc, WIDTH if sys.stderr.isatty() else None), err=True)
         code = 2
     except Exception:  # noqa: BLE001 - the contract is exit 1 with a report
         traceback.print_exc()
@@ -861,6 +861,21 @@ def main(argv: list[str] | None = None) -> int:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
     return code
+
+
+def error_text(exc: InputError, width: int | None = None) -> str:
+    """``aibt: error: ...`` for an input error; ``width``: wrapped to that many columns (on a terminal), each problem
+    of a list kept as its own indented item. None: one line per problem, as logs and ``grep`` prefer."""
+    import textwrap
+
+    text = f"aibt: error: {exc}"
+    if width is None:
+        return text
+    out = []
+    for line in text.splitlines():
+        lead = "    " if line.startswith("  - ") else "  "
+        out.append(textwrap.fill(line, width, subsequent_indent=lead, break_long_words=False, break_on_hyphens=False))
+    return "\n".join(out)
 
 
 class Terminated(BaseException):

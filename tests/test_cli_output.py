@@ -105,3 +105,16 @@ def test_json_output_keeps_types_dates_as_iso_days_booleans_and_lists(capsys):
     assert main(["signals", "show", "--format", "json"]) == 0
     sig = json.loads(capsys.readouterr().out)
     assert sig[0]["quarter"] == "2019Q1" and sig[0]["capex_efficiency"] is None  # missing is null, not NaN (invalid JSON)
+
+
+def test_errors_are_wrapped_to_100_columns_on_a_terminal_and_one_line_per_problem_in_a_log():
+    from backtests.cli import error_text
+    from events.errors import InputError, Problem
+
+    exc = InputError([Problem("a" * 30 + " bad value " * 12, path="/data/ev.csv", line=3, field="date", expected="YYYY-MM-DD"),
+                      Problem("another problem " * 10, path="/data/ev.csv", line=9, field="time")])
+    wrapped = error_text(exc, 100).splitlines()
+    assert max(map(len, wrapped)) <= 100 and wrapped[0] == "aibt: error: 2 problems found:"
+    assert sum(line.startswith("  - ") for line in wrapped) == 2  # each problem still starts its own item
+    plain = error_text(exc, None).splitlines()
+    assert len(plain) == 3 and " ".join(" ".join(wrapped).split()) == " ".join(" ".join(plain).split())  # the same words
