@@ -428,8 +428,10 @@ def tearsheet_cmd(run_dir, pdf, live_start, quiet):
                    "aibt run or study directory, which is replaced; a folder holding anything else is refused (exit 2).")
 @click.option("--model", default=None, type=click.Choice(["market_adjusted", "market_model", "peer_adjusted"]), help="Print one model only.")
 @click.option("--wide", is_flag=True, help="Show each test's p and q beside it (about 200 columns).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="table (the summary), or study.csv's table as CSV or JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
-def study_cmd(config_path, out, model, wide, quiet):
+def study_cmd(config_path, out, model, wide, fmt, quiet):
     """Event study of the config's events: CAAR table with tests; writes study.json, study.csv, abnormal_returns.csv."""
     import datetime as dt
 
@@ -445,15 +447,19 @@ def study_cmd(config_path, out, model, wide, quiet):
     step(f"event study of {cfg['name']}: data, estimation windows, tests")
     with _config_named(config_path):
         study = study_for_config(cfg)
-    click.echo(study.results.summary(model=model, wide=wide))
-    for r in study.signals.get("regressions", []):
+    if fmt != "table":
+        t = study.results.table
+        _echo_table(t[t["model"] == model] if model else t, fmt)
+    else:
+        click.echo(study.results.summary(model=model, wide=wide))
+    for r in study.signals.get("regressions", []) if fmt == "table" else []:
         if "terms" in r:
             terms = ", ".join(f"{k} {v['coef']:+.3f} (t={v['t']:.2f}, p={v['p']:.3f})" for k, v in r["terms"].items() if k != "const")
             say(f"signal regression, CAR {r['window']} on {'+'.join(r['x'])}: {terms}; n={r['n']}, R2={r['r2']:.2f}")
         else:
             say(f"signal regression, CAR {r['window']} on {'+'.join(r['x'])}: {r['note']}")
     path = write_study_dir(cfg, study, out or default_run_dir(cfg["name"] + "-study"), started)
-    click.echo(f"study directory: {path}")
+    click.echo(f"study directory: {path}", err=fmt != "table")  # stdout stays a pure CSV / JSON table
 
 
 # ---------------------------------------------------------------- data

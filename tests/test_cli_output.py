@@ -118,3 +118,18 @@ def test_errors_are_wrapped_to_100_columns_on_a_terminal_and_one_line_per_proble
     assert sum(line.startswith("  - ") for line in wrapped) == 2  # each problem still starts its own item
     plain = error_text(exc, None).splitlines()
     assert len(plain) == 3 and " ".join(" ".join(wrapped).split()) == " ".join(" ".join(plain).split())  # the same words
+
+
+def test_study_prints_its_table_as_csv_on_stdout_alone(tmp_path, capsys):
+    import io
+
+    import pandas as pd
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("dates: {start: 2023-01-03, end: 2024-12-31}\nevents: {earnings: false}\n")
+    assert main(["study", "--config", str(cfg), "--out", str(tmp_path / "s"), "--quiet", "--format", "csv", "--model", "peer_adjusted"]) == 0
+    out = capsys.readouterr().out
+    t = pd.read_csv(io.StringIO(out))
+    written = pd.read_csv(tmp_path / "s" / "study.csv")
+    pd.testing.assert_frame_equal(t.reset_index(drop=True), written[written["model"] == "peer_adjusted"].reset_index(drop=True)[t.columns],
+                                  check_exact=False, rtol=1e-12)
