@@ -39,7 +39,7 @@ Format = Union[str, Callable[[pd.Series, str], Cell]]
 #: characters of 7 pt table text (cell padding included) across the printed A4 page, portrait and landscape
 PRINT_CHARS = {"portrait": 130, "landscape": 190}
 
-KINDS = ("pct", "pct1", "num", "num3", "int", "p", "money", "text", "wrap", "date")
+KINDS = ("pct", "pct1", "num", "num3", "g", "int", "p", "money", "text", "wrap", "date")
 
 
 def _missing(v) -> bool:
@@ -56,10 +56,11 @@ def _missing(v) -> bool:
 def format_cell(v, kind: str = "num") -> Cell:
     """One value as displayed. Kinds: ``pct`` a fraction as percent with 2 decimals (0.0123 -> "1.23%"),
     ``pct1`` the same with 1 decimal, ``num`` 2 decimals, ``num3`` 3 decimals, ``int`` whole number,
-    ``p`` a probability with 3 decimals, ``money`` thousands-separated whole units, ``date`` the
+    ``g`` 4 significant digits (for
+    coefficients of any scale), ``p`` a probability with 3 decimals, ``money`` thousands-separated whole units, ``date`` the
     ``YYYY-MM-DD`` of a date or timestamp, ``text`` and ``wrap`` text as is (left-aligned; ``wrap`` for
     long text). Missing or non-finite numbers show as "-". Negative numbers of the kinds
-    pct/pct1/num/num3/money get the class ``neg``."""
+    pct/pct1/num/num3/g/money get the class ``neg``."""
     if kind in ("text", "wrap"):
         return {"text": "" if _missing(v) else str(v), "cls": "l" if kind == "text" else "wrap"}
     if _missing(v):
@@ -82,6 +83,8 @@ def format_cell(v, kind: str = "num") -> Cell:
         return {"text": f"{x:,.0f}", "cls": neg}
     if kind == "num3":
         return {"text": f"{x:.3f}", "cls": neg}
+    if kind == "g":
+        return {"text": f"{x:.4g}", "cls": neg}
     return {"text": f"{x:.2f}", "cls": neg}
 
 
@@ -170,28 +173,53 @@ class Table:
 @dataclass
 class Figure:
     """A figure of a section: a PNG (as drawn by :mod:`backtests.reports.figures`), its title and a caption
-    that says what is plotted. ``name`` is the file stem under ``figures/``."""
+    that says what is plotted. ``name`` is the file stem under ``figures/``.
+
+    The PNG may come later: with ``png=None`` and ``pending`` a callable returning the PNG bytes (for example
+    the result of a drawing running in another process), :meth:`resolve` (or :func:`resolve`) calls it once and
+    keeps the bytes. Until then :attr:`size` and :attr:`b64` raise."""
 
     name: str
     title: str
-    png: bytes
+    png: bytes | None
     caption: str
+    pending: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
     kind: ClassVar[str] = "figure"
 
     def __post_init__(self):
         if not re.match(r"^[a-z0-9_]+$", self.name):
             raise ValueError(f"figure name {self.name!r} must be lower-case letters, digits and '_'")
+        if self.png is None and self.pending is None:
+            raise ValueError(f"figure {self.name!r} has neither a PNG nor a pending drawing")
+        if self.png is not None:
+            self._check()
+
+    def _check(self):
         if self.png[:8] != b"\x89PNG\r\n\x1a\n":
             raise ValueError(f"figure {self.name!r} is not a PNG")
+
+    def resolve(self) -> "Figure":
+        """Wait for a pending drawing and keep its PNG (checked); a figure already drawn is left as it is."""
+        if self.png is None:
+            self.png = self.pending()
+            self.pending = None
+            self._check()
+        return self
+
+    def _drawn(self) -> bytes:
+        if self.png is None:
+            raise RuntimeError(f"figure {self.name!r} is not drawn yet (call resolve())")
+        return self.png
 
     @property
     def size(self) -> tuple[int, int]:
         """Pixel width and height, from the PNG header."""
-        return int.from_bytes(self.png[16:20], "big"), int.from_bytes(self.png[20:24], "big")
+        png = self._drawn()
+        return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
     @property
     def b64(self) -> str:
-        return base64.b64encode(self.png).decode()
+        return base64.b64encode(self._drawn()).decode()
 
 
 @dataclass
@@ -247,6 +275,15 @@ def assemble(sections: Iterable[Section], missing: str = "Not part of this versi
     dup = sorted({n for n in figs if figs.count(n) > 1})
     if dup:
         raise ValueError(f"figure names used twice: {dup}")
+    return out
+
+
+def resolve(sections: Iterable[Section]) -> list[Section]:
+    """Every figure of ``sections`` drawn (:meth:`Figure.resolve`, in section order); the sections, as a list."""
+    out = list(sections)
+    for s in out:
+        for f in s.figures:
+            f.resolve()
     return out
 
 
