@@ -159,6 +159,7 @@ def test_format_cell_by_hand():
     assert S.format_cell(1234567.4, "money") == {"text": "1,234,567", "cls": ""}
     assert S.format_cell(2.0, "int")["text"] == "2" and S.format_cell(0.36712, "p")["text"] == "0.367"
     assert S.format_cell(-1.23456, "num3") == {"text": "-1.235", "cls": "neg"}
+    assert S.format_cell(0.000123456, "g")["text"] == "0.0001235" and S.format_cell(-98765.4, "g") == {"text": "-9.877e+04", "cls": "neg"}
     assert S.format_cell(float("nan"), "pct")["text"] == "-" and S.format_cell(float("inf"), "num")["text"] == "-"
     assert S.format_cell(pd.NaT, "date")["text"] == "-" and S.format_cell(pd.Timestamp("2024-03-01"), "date")["text"] == "2024-03-01"
     assert S.format_cell(None, "text") == {"text": "", "cls": "l"} and S.format_cell("x", "wrap")["cls"] == "wrap"
@@ -225,6 +226,26 @@ def test_assemble_gives_every_id_in_design_order():
     assert list(S.table_files([S.Section("tails", "T", items=[t])])) == ["tails__t.csv"]
 
 
+def test_a_figure_drawn_later_is_resolved_once():
+    calls = []
+
+    def later():
+        calls.append(1)
+        return PNG
+
+    f = S.Figure("later", "Later", None, "drawn elsewhere", pending=later)
+    with pytest.raises(RuntimeError, match="not drawn yet"):
+        f.size
+    sec = S.assemble([S.Section("tails", "T", items=[f])])
+    assert S.resolve(sec) == sec and f.size == (640, 480) and f.pending is None and calls == [1]
+    f.resolve()
+    assert calls == [1]  # kept, not drawn again
+    with pytest.raises(ValueError, match="neither a PNG nor a pending drawing"):
+        S.Figure("x", "x", None, "")
+    with pytest.raises(ValueError, match="not a PNG"):
+        S.Figure("x", "x", None, "", pending=lambda: b"GIF89a").resolve()
+
+
 # ------------------------------------------------------------- the assembled tear sheet
 HOSTILE = '<script>window.pwned=1;document.title="pwned"</script><b>bold</b> & "quotes"'
 
@@ -244,26 +265,35 @@ def run_dir(tmp_path_factory):
     return out
 
 
-FIGURES = ["cumulative_returns", "drawdown", "rolling", "monthly_returns", "yearly_returns", "caar_by_category", "excess_distribution",
-           "signals_timeline", "placebo", "exposure"]
+FIGURES = ["cumulative_returns", "monthly_returns", "yearly_returns", "trade_outcomes", "cost_sensitivity", "exposure", "return_tails", "placebo",
+           "caar_models", "signals_timeline", "excess_distribution", "equity_drawdowns", "rolling_alpha_ir_vol", "drawdown"]
 
 
-#: where each ported figure and table lives (section id -> figure names, table CSV files)
+#: where each figure and table lives (section id -> figure names, table CSV files), in display order
 PLACES = {"metrics": (["cumulative_returns", "monthly_returns", "yearly_returns"], ["metrics__key-metrics.csv"]),
-          "trade-stats": ([], ["trade-stats__trades.csv"]), "exposure": (["exposure"], []), "placebo": (["placebo"], []),
-          "event-study": (["caar_by_category", "signals_timeline"], ["event-study__caar-tests.csv"]),
-          "per-event": (["excess_distribution"], ["per-event__returns.csv"]), "in-out-sample": (["rolling"], []),
+          "trade-stats": (["trade_outcomes"], ["trade-stats__trade-summary.csv", "trade-stats__win-loss.csv", "trade-stats__best-worst.csv",
+                                               "trade-stats__trades.csv"]),
+          "costs": (["cost_sensitivity"], ["costs__cost-summary.csv", "costs__break-even.csv", "costs__sensitivity.csv"]),
+          "exposure": (["exposure"], ["exposure__average-exposure.csv", "exposure__turnover.csv", "exposure__baskets.csv", "exposure__peers-left-out.csv"]),
+          "tails": (["return_tails"], ["tails__tail-stats.csv"]),
+          "placebo": (["placebo"], ["placebo__placebo-stats.csv"]),
+          "event-study": (["caar_models", "signals_timeline"], ["event-study__pre-event-drift.csv", "event-study__caar-tests.csv",
+                                                                "event-study__caar-tests-market-model.csv", "event-study__caar-tests-market-adjusted.csv",
+                                                                "event-study__signal-regressions.csv"]),
+          "per-event": (["excess_distribution"], ["per-event__returns.csv"]),
+          "in-out-sample": (["equity_drawdowns", "rolling_alpha_ir_vol"], []),  # no live start in this run: no split table
           "drawdowns": (["drawdown"], ["drawdowns__worst.csv"])}
+TABLES = [t for _, ts in PLACES.values() for t in ts]
 
 
 def test_run_writes_self_contained_html_and_figures(run_dir):
     html = (run_dir / "tearsheet.html").read_text()
     pngs = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
     assert pngs == sorted(f"{n}.png" for n in FIGURES)
-    assert html.count('<img src="data:image/png;base64,') == len(FIGURES) == 10
+    assert html.count('<img src="data:image/png;base64,') == len(FIGURES) == 14
     assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html
     assert not re.search(r'(src|href)="https?:', html)
-    assert len(html.encode()) < 2 * 1024 * 1024
+    assert len(html.encode()) < 2 * 1024 * 1024  # measured 1.42 MB
     for needle in ("Key metrics", "Cumulative returns", "Event study", "Per-event returns", "Trades", "Worst drawdowns", "sha256"):
         assert needle in html
 
@@ -275,9 +305,9 @@ def test_every_section_in_design_order_with_its_content(run_dir):
     for sid, (figs, tables) in PLACES.items():
         assert re.findall(r'<figure id="fig-([a-z-]+)"', chunks[sid]) == [f.replace("_", "-") for f in figs], sid
         assert re.findall(r"<code>tables/([^<]+)</code>", chunks[sid]) == tables, sid
-    for sid in ("costs", "tails"):  # no content yet: one line saying why, not left out
-        assert re.search(r'<p class="empty">[^<]{20,}</p>', chunks[sid]) and "<table" not in chunks[sid], sid
-    assert sorted(p.name for p in (run_dir / "tables").glob("*.csv")) == sorted(t for _, ts in PLACES.values() for t in ts)
+    assert '<p class="empty">' not in html  # every section has something to show for this run
+    assert "No live start is set" in chunks["in-out-sample"] and "--live-start" in chunks["in-out-sample"]
+    assert sorted(p.name for p in (run_dir / "tables").glob("*.csv")) == sorted(TABLES)
 
 
 def test_sections_without_content_say_why(run_dir):
@@ -290,6 +320,13 @@ def test_sections_without_content_say_why(run_dir):
     none = dataclasses.replace(run, trades=run.trades.iloc[:0], summary={**run.summary, "n_trades": 0})
     s = TS.trade_stats_section(none)
     assert not s.items and s.empty.startswith("Nothing was traded")
+    s = TS.costs_section(none)
+    assert not s.items and s.empty.startswith("Nothing was traded") and "no costs" in s.empty
+    old = dataclasses.replace(run, cost_sensitivity=None, study_json=None, event_car=None)
+    assert "no cost_sensitivity.csv" in TS.costs_section(old).notes[0]
+    assert [t.name for t in TS.costs_section(old).tables] == ["cost-summary", "break-even"]
+    assert "no signal regressions" in TS.event_study_section(old).notes[0]
+    assert "no event_car.csv" in TS.per_event_table(old).note and "car_0_1" not in TS.per_event_table(old).frame
     html = TS.render_html(TS.context(off, S.assemble([TS.placebo_section(off)])))
     chunk = html.split('<section id="placebo"')[1].split("</section>")[0]
     assert '<p class="empty">No placebo: placebo.enabled is false in this run&#39;s config.</p>' in chunk
@@ -304,13 +341,13 @@ def _same(csv_col: pd.Series, col: pd.Series) -> bool:
         return csv_col.astype(bool).tolist() == col.tolist()
     if pd.api.types.is_numeric_dtype(col):
         return np.array_equal(csv_col.to_numpy(float), col.to_numpy(float), equal_nan=True)
-    return csv_col.fillna("").astype(str).tolist() == col.fillna("").astype(str).tolist()
+    return csv_col.astype(object).fillna("").astype(str).tolist() == col.astype(object).fillna("").astype(str).tolist()
 
 
 def test_csv_tables_round_trip_with_raw_values(run_dir):
     run = TS.load_run(run_dir)
     files = S.table_files(TS.build_sections(run))
-    assert len(files) == 5
+    assert len(files) == len(TABLES) == 21
     for name, frame in files.items():
         back = pd.read_csv(run_dir / "tables" / name, keep_default_na=False, na_values=[""])
         assert list(back.columns) == list(frame.columns) and len(back) == len(frame), name
@@ -362,7 +399,7 @@ def test_tearsheet_command_rebuilds_from_the_directory_alone(run_dir, tmp_path, 
     shutil.rmtree(copy / "tables")
     assert main(["tearsheet", str(copy)]) == 0
     assert sorted(p.stem for p in (copy / "figures").glob("*.png")) == sorted(FIGURES)
-    assert sorted(p.name for p in (copy / "tables").glob("*.csv")) == sorted(t for _, ts in PLACES.values() for t in ts)
+    assert sorted(p.name for p in (copy / "tables").glob("*.csv")) == sorted(TABLES)
     assert (copy / "tearsheet.html").read_bytes() == (run_dir / "tearsheet.html").read_bytes()
     assert not list(copy.glob(".*tmp*")) and not list(copy.glob(".*old*")) and not (copy / "tearsheet.pdf").exists()
     assert main(["tearsheet", str(tmp_path / "nope")]) == 2
@@ -378,7 +415,7 @@ def test_browser_renders_every_figure_and_runs_no_user_script(run_dir, tmp_path)
                          capture_output=True, text=True, timeout=120).stdout
     m = re.search(r"images=(\d+) rendered=(\d+) pwned=(\w+) title=([^<\n]*)\nsections=([a-z,-]*)", dom)
     assert m, dom[-2000:]
-    assert m.group(1) == "10" and m.group(2) == "10" and m.group(3) == "no" and "pwned" not in m.group(4)
+    assert m.group(1) == m.group(2) == str(len(FIGURES)) and m.group(3) == "no" and "pwned" not in m.group(4)  # no broken image
     assert m.group(5).split(",") == list(S.SECTION_IDS)  # every DESIGN.md id, in order, each a section with a heading
     shot = tmp_path / "shot.png"
     subprocess.run([chromium, *FLAGS, f"--user-data-dir={prof}", "--window-size=1280,4000", f"--screenshot={shot}", (run_dir / "tearsheet.html").as_uri()],
@@ -387,3 +424,177 @@ def test_browser_renders_every_figure_and_runs_no_user_script(run_dir, tmp_path)
 
     im = np.asarray(Image.open(shot).convert("L"))
     assert im.shape == (4000, 1280) and im.std() > 20  # a page with content, not a blank
+
+
+# ------------------------------------------------------------- the issue 13 sections on the default run: tables are the stats functions' output
+LIVE = "2025-01-02"
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory):
+    """The default run with a live start: (run directory, its HTML split into sections by id)."""
+    out = tmp_path_factory.mktemp("live") / "run"
+    assert main(["run", "--out", str(out), "--live-start", LIVE, "--quiet"]) == 0
+    html = (out / "tearsheet.html").read_text()
+    return out, dict(zip(S.SECTION_IDS, re.split(r'<section id="[a-z-]+"', html)[1:]))
+
+
+def _table(d, name, **kw) -> pd.DataFrame:
+    return pd.read_csv(d / "tables" / name, keep_default_na=False, na_values=[""], **kw)
+
+
+def _eq(a, b) -> bool:
+    return np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-12, atol=0, equal_nan=True)
+
+
+def test_trade_and_cost_tables_are_the_stats_output(live_run):
+    from backtests.stats import costs as C
+    from backtests.stats import trade_stats as TRS
+
+    d, chunks = live_run
+    trades = pd.read_csv(d / "trades.csv")
+    ts = TRS.trade_summary(trades)
+    got = _table(d, "trade-stats__trade-summary.csv").set_index("quantity")
+    assert list(got.index) == ["excess", "net", "pnl_net", "sessions_held"] and got.loc["net", "n"] == 39
+    for c in ("n", "mean", "median", "t", "p", "ci_low", "ci_high"):
+        assert _eq(got[c], ts[c]), c
+    assert f"{ts.at['excess', 'ci_low'] * 100:.2f}%" in chunks["trade-stats"] and f"{ts.at['net', 'p']:.3f}" in chunks["trade-stats"]
+    wl = TRS.win_loss_stats(trades)
+    got = _table(d, "trade-stats__win-loss.csv").set_index("stat")["value"]
+    assert all(got[k] == pytest.approx(wl[k], rel=1e-12) for k in got.index)
+    assert f"{wl['profit_factor']:.2f}" in chunks["trade-stats"] and "46.15%" in chunks["trade-stats"]  # hit rate: summary.json's
+    bw = _table(d, "trade-stats__best-worst.csv")
+    assert bw["pnl_net"].tolist() == TRS.best_worst_trades(trades)["pnl_net"].tolist()
+    assert bw["pnl_net"].iloc[0] == trades["pnl_net"].max() and bw["pnl_net"].iloc[5] == trades["pnl_net"].min()
+
+    cs = C.cost_summary(trades)
+    got = _table(d, "costs__cost-summary.csv").set_index("item")
+    for k in ("commission", "slippage", "borrow", "total_cost", "pnl_gross", "pnl_net", "pnl_before_costs"):
+        assert got.at[k, "total"] == pytest.approx(cs[k], rel=1e-12), k
+    assert got.at["commission", "bps_of_notional"] == pytest.approx(cs["commission_bps"]) == pytest.approx(1.0, abs=0.01)  # the config's 1 bps
+    assert got.at["pnl_net", "total"] == pytest.approx(trades["pnl_net"].sum())
+    assert f"{cs['total_cost']:,.0f}" in chunks["costs"] and f"{cs['pnl_net']:,.0f}" in chunks["costs"]
+    be = _table(d, "costs__break-even.csv")
+    assert be.at[1, "bps"] == pytest.approx(cs["break_even_bps"])
+    sens = C.tidy_cost_sensitivity(pd.read_csv(d / "cost_sensitivity.csv"))
+    assert _eq(_table(d, "costs__sensitivity.csv").to_numpy(float), sens.to_numpy(float)) and len(sens) == 21
+    assert _eq(be["bps"].iloc[2:], C.sensitivity_break_even(sens)["slippage_bps"])
+
+
+def test_exposure_tails_placebo_tables_are_the_stats_output(live_run):
+    import json
+
+    from backtests.stats import exposure_stats as X
+    from backtests.stats import tails as TL
+
+    d, chunks = live_run
+    exp = pd.read_csv(d / "exposure.csv", index_col="date", parse_dates=["date"])
+    r = pd.read_csv(d / "returns.csv", index_col="date", parse_dates=["date"])
+    trades, summary = pd.read_csv(d / "trades.csv"), json.loads((d / "summary.json").read_text())
+    es = X.exposure_summary(exp)
+    got = _table(d, "exposure__average-exposure.csv").set_index("leg")
+    for leg in ("long", "short", "net", "gross", "beta_net"):
+        assert got.at[leg, "mean"] == pytest.approx(es[f"mean_{leg}"], rel=1e-12) and got.at[leg, "mean_in_market"] == es[f"mean_{leg}_in_market"], leg
+    assert got.at["gross", "largest_abs"] == es["max_gross"] and got.at["beta_net", "largest_abs"] == es["max_abs_beta_net"]
+    assert f"{es['mean_beta_net_in_market'] * 100:.1f}%" in chunks["exposure"]
+    to = _table(d, "exposure__turnover.csv").set_index("stat")["value"]
+    assert to["share_in_market_close"] == pytest.approx(summary["exposure"])  # the same definition as summary.json's
+    assert to["turnover_ann"] == pytest.approx(X.turnover(trades, r, 1_000_000)["turnover_ann"])
+    held = X.basket_held(trades, ["MSFT", "GOOGL", "META", "ORCL"], pd.read_csv(d / "events.csv"))
+    bk = _table(d, "exposure__baskets.csv")
+    assert bk["why"].fillna("").tolist() == held["why"].tolist() and "announcing company: MSFT (msft_openai_multibillion)" in chunks["exposure"]
+
+    tt = TL.tail_table(r, exp)
+    got = _table(d, "tails__tail-stats.csv").set_index("stat")
+    for series in ("strategy", "strategy_in_market", "amzn", "peer_basket", "benchmark"):
+        for k in ("n", "skew", "kurtosis", "var_95", "cvar_95", "worst_day", "best_year"):
+            assert got.at[k, series] == pytest.approx(tt.at[series, k], rel=1e-12), (series, k)
+    assert got.at["worst_day", "amzn_when"] == tt.at["amzn", "worst_day_date"]
+    var = tt.at["strategy_in_market", "var_95"]
+    assert f"{var * 100:.2f}%" in chunks["tails"] and f"95% VaR {var * 100:+.2f}%" not in chunks["tails"]  # in the table (the figure is a PNG)
+
+    pj = json.loads((d / "placebo.json").read_text())
+    pl = _table(d, "placebo__placebo-stats.csv").set_index("stat")["value"]
+    assert pl["placebo_p"] == pj["placebo_p"] == summary["placebo_p"] and pl["placebo_q95"] == pj["placebo_q95"]
+    assert pl["beaten"] == pytest.approx(pj["actual_percentile"] / 100)
+
+
+def test_event_study_and_per_event_tables_are_the_run_files(live_run):
+    import json
+
+    d, chunks = live_run
+    study = pd.read_csv(d / "study.csv", keep_default_na=False, na_values=[""])
+    for name, model in (("caar-tests", "peer_adjusted"), ("caar-tests-market-model", "market_model"), ("caar-tests-market-adjusted", "market_adjusted")):
+        got, want = _table(d, f"event-study__{name}.csv"), study[study["model"] == model].reset_index(drop=True)
+        assert len(got) == len(want) == 88 and (got["model"] == model).all()
+        for c in ("n", "caar", "t_bmp", "p_bmp", "q_bmp", "mean_bhar", "t_skew", "q_skew"):
+            assert _eq(got[c], want[c]), (name, c)
+    drift = _table(d, "event-study__pre-event-drift.csv")
+    assert (drift["window"] == "-5:-1").all() and len(drift) == 9
+    pa = study[(study["model"] == "peer_adjusted") & (study["group"] == "all") & (study["window"] == "-5:-1")].iloc[0]
+    # the pre-event drift test is called out in the intro with its numbers
+    assert f"peer-adjusted {pa['caar']:.2%} (n={int(pa['n'])}, BMP t {pa['t_bmp']:.2f}, p {pa['p_bmp']:.3f}, q {pa['q_bmp']:.3f})" in chunks["event-study"]
+    sr = json.loads((d / "study.json").read_text())["signal_regressions"]["regressions"]
+    got = _table(d, "event-study__signal-regressions.csv")
+    assert len(got) == sum(max(1, len(r.get("terms") or {})) for r in sr) and got["note"].tolist() == [r.get("note", "") for r in sr]
+
+    ec = pd.read_csv(d / "event_car.csv")
+    ec = ec[(ec["model"] == "peer_adjusted") & (ec["window"] == "0:1")].set_index("event_id")
+    pe = _table(d, "per-event__returns.csv").set_index("event_id")
+    assert len(pe) == 45 and set(pe.index) == set(ec.index)
+    for c in ("car", "scar", "p"):
+        assert _eq(pe[f"{c}_0_1"], ec.loc[pe.index, c]), c
+    g = ec.loc["googl_anthropic_2b_2023"]
+    car, scar, p = f"{g['car'] * 100:.2f}%", f"{g['scar']:.2f}", f"{g['p']:.3f}"
+    assert f'{car}</td><td class="">{scar}</td><td class="">{p}</td>' in chunks["per-event"]
+
+
+def test_in_out_sample_split_at_live_start(live_run):
+    import json
+
+    from backtests.stats import rolling_stats as RS
+
+    d, chunks = live_run
+    summary = json.loads((d / "summary.json").read_text())
+    r = pd.read_csv(d / "returns.csv", index_col="date", parse_dates=["date"])
+    exp = pd.read_csv(d / "exposure.csv", index_col="date", parse_dates=["date"])
+    sm = RS.split_metrics(r, exp, LIVE)
+    got = _table(d, "in-out-sample__split.csv").set_index("metric")
+    assert list(got.columns[1:]) == ["all", "before", "after"]
+    for period in ("all", "before", "after"):
+        assert _eq(got.loc[[k for k in got.index], period], [sm.at[period, k] for k in got.index]), period
+    assert got.at["n", "before"] + got.at["n", "after"] == got.at["n", "all"] == len(r)
+    for k in ("total_return", "sharpe", "max_drawdown", "excess_total_return", "information_ratio"):
+        assert got.at[k, "all"] == pytest.approx(summary[k], rel=1e-9, abs=1e-12), k
+    assert f"Before and after the live start {LIVE}" in chunks["in-out-sample"] and "from report.live_start in config.yaml" in chunks["in-out-sample"]
+    assert "No live start is set" not in chunks["in-out-sample"]
+    assert f"before live start (in-sample), {summary['start']} to 2024-12-31" in chunks["in-out-sample"]
+
+
+def test_tearsheet_live_start_option(live_run, tmp_path, capsys):
+    d, _ = live_run
+    copy = tmp_path / "copy"
+    shutil.copytree(d, copy)
+    cfg = (copy / "config.yaml").read_bytes()
+    before = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    for bad, needle in (("2030-01-01", "outside the run period"), ("2022-11-01", "outside the run period"), ("1/2/2025", "not a date")):
+        assert main(["tearsheet", str(copy), "--live-start", bad, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "--live-start" in err and needle in err and "Traceback" not in err, err
+    assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before  # nothing written
+    assert main(["tearsheet", str(copy), "--live-start", "2026-01-02", "--quiet"]) == 0
+    html = (copy / "tearsheet.html").read_text()
+    assert "Before and after the live start 2026-01-02" in html and "2026-01-02 (from --live-start)" in html
+    split = _table(copy, "in-out-sample__split.csv").set_index("metric")
+    assert split.at["n", "after"] == (pd.read_csv(copy / "returns.csv")["date"] >= "2026-01-02").sum()
+    assert (copy / "config.yaml").read_bytes() == cfg  # the option changes this sheet, not the run's config
+
+
+def test_figures_drawn_in_workers_are_the_same_as_drawn_here(live_run):
+    run = TS.load_run(live_run[0])
+    serial = TS.build_sections(run, workers=1)
+    parallel = TS.build_sections(run, workers=2)
+    assert [(f.name, f.png) for s in serial for f in s.figures] == [(f.name, f.png) for s in parallel for f in s.figures]
+    assert [f.name for s in parallel for f in s.figures] == [f for f in FIGURES] and all(f.pending is None for s in parallel for f in s.figures)
+    assert TS.build_sections(run, workers=2)[0].figures[0].png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -81,8 +81,8 @@ def test_pdf_carries_every_section_table_and_figure(pdf):
     for s in sections:  # a section with nothing to show says why in the PDF too
         if not s.items:
             assert _flat(s.empty) in text, s.id
-    assert sum(len(s.tables) for s in sections) == 5 and sum(len(s.figures) for s in sections) == 10
-    assert len(_drawn_images(reader)) == 10  # every figure drawn, each its own image
+    assert sum(len(s.tables) for s in sections) == 21 and sum(len(s.figures) for s in sections) == 14
+    assert len(_drawn_images(reader)) == 14  # every figure drawn, each its own image
     assert not warnings, warnings  # WeasyPrint understood all of the print CSS
 
 
@@ -104,8 +104,8 @@ def test_long_tables_run_across_pages_whole(pdf):
 def test_pages_are_a4_portrait_or_landscape(pdf):
     _, reader, _, _ = pdf
     sizes = {(round(float(p.mediabox.width)), round(float(p.mediabox.height))) for p in reader.pages}
-    assert sizes <= {(595, 842), (842, 595)} and (595, 842) in sizes
-    assert 8 <= len(reader.pages) <= 30
+    assert sizes == {(595, 842), (842, 595)}  # portrait, and landscape for the sections with wide tables
+    assert 20 <= len(reader.pages) <= 45  # measured 31: three 88-row study tables, one per model
 
 
 def _files(d):
