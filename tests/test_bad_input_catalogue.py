@@ -167,6 +167,8 @@ CASES = [
      ["--workers", "0 is not in the range"]),
     ("sweep-negative-budget", {}, ["sweep", "run", str(ROOT / "backtests/sweeps/smoke.yaml"), "--db", "{dir}/s.db", "--max-hours", "-1"], 2,
      ["--max-hours", "-1.0 is not in the range x>0"]),
+    ("sweep-scheduler-unreachable", {}, ["sweep", "run", str(ROOT / "backtests/sweeps/smoke.yaml"), "--db", "{dir}/s.db", "--backend", "dask",
+                                         "--scheduler", "tcp://127.0.0.1:9"], 2, ["field '--scheduler': cannot reach the Dask scheduler at tcp://127.0.0.1:9"]),
     ("sweep-db-is-a-directory", {"d/x": "x"}, ["sweep", "run", str(ROOT / "backtests/sweeps/smoke.yaml"), "--db", "{dir}/d"], 2,
      ["--db", "is a directory"]),
     ("events-blank-lines", {"ev.csv": GOOD.replace("\n", "\n\n", 1).replace("2023-01-23", "23-01-2023") + "\n\n"},

@@ -327,6 +327,25 @@ def _storage_error(db: Path, what: str, kept: int | None) -> InputError:
                               expected="free space on its disk (or a writable file); then run the same command again to resume"))
 
 
+def _probe_scheduler(address: str, timeout: float = 10.0) -> None:
+    """:class:`InputError` unless a TCP connection to the Dask scheduler ``address`` (``tcp://host:port``) opens."""
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = u.hostname, u.port or 8786
+    except ValueError:
+        host, port = None, None
+    if not host:
+        raise InputError(Problem(f"not a scheduler address: {address!r}", field="--scheduler", expected="tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"))
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise InputError(Problem(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}", field="--scheduler",
+                                 expected="a running 'dask scheduler' at that address (nothing was written)")) from None
+
+
 def check_db_path(db: Path) -> None:
     if db.exists() and not db.is_file():
         raise InputError(Problem("is a directory, not a database file", path=str(db), field="--db", expected="a file path"))
@@ -364,6 +383,8 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
         from backtests.sweeps.backends import import_distributed
 
         import_distributed()
+        if scheduler:
+            _probe_scheduler(scheduler)  # before the database is touched: an unreachable cluster writes nothing
     if spec.search == "optuna":
         try:
             import optuna  # noqa: F401
