@@ -223,8 +223,16 @@ def refresh(
 
 
 def _first_line(exc: BaseException) -> str:
+    """The gist of a download error on one short line: a resolver failure as 'cannot resolve HOST', else the
+    library's text up to its first sentence, at most 60 characters."""
+    import re
+
     text = " ".join(str(exc).split())
-    return text if len(text) <= 160 else text[:157] + "..."
+    host = re.search(r"[Cc]ould not resolve host:? ([\w.-]+)", text)
+    if host:
+        return f"cannot resolve {host.group(1).rstrip('.')}"
+    text = re.split(r"(?<=[a-z0-9)])\. ", text, maxsplit=1)[0]
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _refresh(tickers, start, end, download, retries, backoff, sleep, log, progress, tqdm) -> RefreshReport:
@@ -248,7 +256,7 @@ def _refresh(tickers, start, end, download, retries, backoff, sleep, log, progre
             report.status[t] = "updated"
             report.detail[t] = f"{checked.first.date()}..{checked.last.date()} ({len(checked.frame)} sessions)"
         except NetworkUnavailable as exc:
-            report.offline = f"network unreachable ({_first_line(exc)})"
+            report.offline = f"offline, {_first_line(exc)}"
             for rest in [x.upper() for x in tickers][list(x.upper() for x in tickers).index(t):]:
                 report.status[rest], report.detail[rest] = "failed", f"not refreshed: {report.offline}; the data on disk is kept"
                 log(f"{rest}: {report.detail[rest]}")
