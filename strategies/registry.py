@@ -100,8 +100,10 @@ def engine_strategy(obj, name: str | None = None) -> type:
     key = (obj, name)
     if key not in _ADAPTERS:
         meta = type(DecisionStrategy)
+        # in strategies.api's module: Backtrader looks the class's module up in sys.modules, and a user's class may
+        # live in one that is not there (exec'd code, a notebook cell)
         _ADAPTERS[key] = meta(obj.__name__, (DecisionStrategy,), {"user": obj, "kind": name or strategy_name(obj),
-                                                                   "__module__": obj.__module__, "__doc__": obj.__doc__})
+                                                                   "__module__": DecisionStrategy.__module__, "__doc__": obj.__doc__})
     return _ADAPTERS[key]
 
 
