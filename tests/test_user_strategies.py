@@ -386,3 +386,24 @@ def test_the_readme_section_runs_as_written(capsys):
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in out] == ["backtrader", "fast"]
     assert out[0].split(",")[0].split()[1:] == out[1].split(",")[0].split()[1:]  # the same number of trades
+
+
+def test_the_placebo_beta_hedge_keeps_a_decisions_size():
+    """Under hedge: beta the placebo re-weighs each placed holding at its own entry; a holding of 1.5 x gross (a
+    decision's size) keeps its gross of 1.5 (one of 1.0 is as before)."""
+    from backtests.runner import _beta_reweigh, plan_run
+    from backtests.config import resolve
+    from strategies.hedge import leg_weights, trailing_beta
+
+    pl = plan_run(resolve({**SHORT, "portfolio": {"hedge": "beta"}}))
+    tickers = ["AMZN", "MSFT", "GOOGL", "META", "ORCL"]
+    pf = pl.cfg["portfolio"]
+    f = _beta_reweigh(pl.ctx.returns, "AMZN", tickers, pf)
+    w = np.array([[[0.75, -0.1875, -0.1875, -0.1875, -0.1875], [0.5, -0.125, -0.125, -0.125, -0.125]]])
+    entry = np.array([[200, 200]])
+    out = f(entry, w)
+    beta = trailing_beta(pl.ctx.returns, "AMZN", tickers[1:], pl.sessions[199], pf["beta_window"])
+    for h, gross in enumerate([1.5, 1.0]):
+        want = leg_weights(1, "AMZN", tickers[1:], gross, pf["long_share"], "beta", beta)
+        assert out[0, h] == pytest.approx([want[t] for t in tickers], rel=1e-12)
+        assert np.abs(out[0, h]).sum() == pytest.approx(gross, rel=1e-12)
