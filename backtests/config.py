@@ -224,9 +224,8 @@ def strategy_class(kind, source: str | None = None, strategy=None):
         return engine_strategy(strategy, kind)
     cls = STRATEGIES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise InputError(Problem(f"expected one of {', '.join(STRATEGIES.names())}, got {_short_repr(kind)}", path=source, field="strategy.kind",
-                                 expected="a registered strategy name (shipped, @register_strategy in your script, or an "
-                                          "'aibt.strategies' entry point)"))
+        raise InputError(Problem(f"expected one of {', '.join(STRATEGIES.names())}, got {_short_repr(kind)} (a strategy of your own: "
+                                 "@register_strategy in your script, or an 'aibt.strategies' entry point)", path=source, field="strategy.kind"))
     return cls
 
 
