@@ -45,6 +45,7 @@ keeps on ``self`` between decisions can come from later.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -193,21 +194,23 @@ def _checked(d, name: str, eid: str, cap: float) -> tuple[Decision, str]:
     side = d.side
     if isinstance(side, bool) or side not in (-1, 0, 1):
         raise _bad_decision(name, eid, "side", f"side {side!r}", "+1 (long the target), -1 (short it) or 0 (flat)")
+    whole = {}
     for k in ("exit", "hold", "entry"):
         v = getattr(d, k)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
             raise _bad_decision(name, eid, k, f"{k} {v!r}", "a whole number of sessions, or None")
+        whole[k] = None if v is None else int(v)
     if d.exit is not None and d.hold is not None:
         raise _bad_decision(name, eid, "hold", f"both exit {d.exit} and hold {d.hold} given", "one of them")
     if d.hold is not None and d.hold < 1:
         raise _bad_decision(name, eid, "hold", f"hold {d.hold}", "at least 1 session")
     size = d.size
-    if isinstance(size, bool) or not isinstance(size, (int, float)) or not math.isfinite(size) or size <= 0:
+    if isinstance(size, bool) or not isinstance(size, numbers.Real) or not math.isfinite(size) or size <= 0:
         raise _bad_decision(name, eid, "size", f"size {size!r}", "a positive multiplier of the configured gross, e.g. 1.0")
     cut = ""
     if size > cap:
         cut, size = f"size {size:g} cut to the maximum {cap:g}", cap
-    return Decision(int(side), d.exit, d.hold, d.entry, float(size), str(d.note or "")), cut
+    return Decision(int(side), whole["exit"], whole["hold"], whole["entry"], float(size), str(d.note or "")), cut
 
 
 def plan_decisions(ctx, user, params: Mapping, name: str):
