@@ -598,3 +598,19 @@ def test_figures_drawn_in_workers_are_the_same_as_drawn_here(live_run):
     assert [(f.name, f.png) for s in serial for f in s.figures] == [(f.name, f.png) for s in parallel for f in s.figures]
     assert [f.name for s in parallel for f in s.figures] == [f for f in FIGURES] and all(f.pending is None for s in parallel for f in s.figures)
     assert TS.build_sections(run, workers=2)[0].figures[0].png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trades_without_event_ids_raise_no_pandas_warning():
+    """A buy-and-hold run's trades.csv has an empty event_ids column (read as float NaN); filling it with text warned
+    (Pandas4Warning: an error in a later pandas) in the trade and cost statistics the sheet shows."""
+    import warnings
+
+    from backtests.stats import costs as C
+    from backtests.stats import trade_stats as TRS
+
+    tr = pd.DataFrame({"episode": [1], "event_ids": [np.nan], "side": [1], "entry": ["2024-01-02"], "exit": ["2024-12-31"], "sessions_held": [250],
+                       "excess_return": [np.nan], "return_on_gross": [0.1], "pnl_net": [1000.0], "pnl_gross": [1010.0], "commission": [10.0],
+                       "slippage": [5.0], "borrow": [0.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert TRS.trade_frame(tr)["event_ids"].tolist() == [""] and C.costs_by_trade(tr)["event_ids"].tolist() == [""]

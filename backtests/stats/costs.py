@@ -56,7 +56,7 @@ def costs_by_trade(trades: pd.DataFrame) -> pd.DataFrame:
     gross, net, tn = _num(trades, "pnl_gross"), _num(trades, "pnl_net"), _num(trades, "traded_notional")
     total = comm + slip + borrow
     return pd.DataFrame({
-        "episode": trades["episode"], "event_ids": trades["event_ids"].fillna("").astype(str),
+        "episode": trades["episode"], "event_ids": trades["event_ids"].astype(object).fillna("").astype(str),
         "pnl_before_costs": gross + slip, "commission": comm, "slippage": slip, "borrow": borrow, "total_cost": total,
         "pnl_gross": gross, "pnl_net": net, "traded_notional": tn, "cost_bps": total / tn.where(tn > 0) * 1e4,
     }).reset_index(drop=True)

@@ -44,7 +44,7 @@ def trade_frame(trades: pd.DataFrame) -> pd.DataFrame:
     side = pd.to_numeric(trades["side"], errors="coerce").astype(float)
     return pd.DataFrame({
         "episode": trades["episode"].to_numpy(),
-        "event_ids": trades["event_ids"].fillna("").astype(str).to_numpy(),
+        "event_ids": trades["event_ids"].astype(object).fillna("").astype(str).to_numpy(),
         "side": side.to_numpy(),
         "entry": trades["entry"].astype(str).to_numpy(),
         "exit": trades["exit"].astype(str).to_numpy(),
