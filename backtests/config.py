@@ -29,7 +29,7 @@ from strategies import STRATEGIES, engine_strategy, strategy_name
 
 @dataclass(frozen=True)
 class Leaf:
-    kind: str  # str | int | float | bool | date | list[str] | choice | offset
+    kind: str  # str | int | float | bool | date | list[str] | map[str] | choice | offset
     default: Any = None
     choices: tuple = ()
     nullable: bool = False
@@ -67,6 +67,9 @@ SCHEMA: dict = {
     "dates": {"start": Leaf("date", "2019-01-02"), "end": Leaf("date", None, nullable=True)},
     "events": {
         "files": Leaf("list[str]", []),
+        # event tables built in a script (backtests.runner.run(events=DataFrame)), as CSV text by name: read and checked
+        # exactly like the files, and kept in the run's config.yaml so the run can be repeated from its directory alone
+        "inline": Leaf("map[str]", {}),
         "bundled": Leaf("bool", True),
         "earnings": Leaf("bool", True),
         "categories": Leaf("list[str]", None, nullable=True, choices=CATEGORIES),
@@ -155,6 +158,13 @@ def _type_ok(leaf: Leaf, v):
             return v, f"expected an ISO date YYYY-MM-DD, got {v!r}"
     if k == "choice":
         return (v, None) if v in leaf.choices else (v, f"expected one of {', '.join(map(str, leaf.choices))}, got {v!r}")
+    if k == "map[str]":  # name -> text, e.g. events.inline: a script's event tables as CSV text
+        if not isinstance(v, dict) or not all(isinstance(a, str) and isinstance(b, str) for a, b in v.items()):
+            return v, f"expected a mapping of names to text, got {_short_repr(v)}"
+        bad = [a for a in v if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", a)]
+        if bad:
+            return v, f"expected names of letters, digits, '_', '.' or '-', got {bad[0]!r}"
+        return dict(v), None
     if k == "list[str]":
         if isinstance(v, str):
             v = [v]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.config import live_start, live_start_problems, load_config, planning_portfolio, resolve
-from backtests.inputs import RUN_SIGNALS, memo_calendar, select_events, target_signals
+from backtests.inputs import memo_calendar, run_signal_names, select_events, target_signals
 from backtests.stats.counts import event_counts
 from backtests.engines.backtrader_engine import check_trades_agree, simulate
 from backtests.market.marketdata import dates_problems, load_prices
@@ -67,10 +67,24 @@ class RunResult:
         return self._cost_curve
 
 
-def _config(config, strategy=None) -> dict:
-    if config is None or isinstance(config, (str, Path)):
-        return load_config(config, strategy)
-    return resolve(config, "<config dict>", strategy)
+def _config(config, strategy=None, events=None) -> dict:
+    cfg = load_config(config, strategy) if config is None or isinstance(config, (str, Path)) else resolve(config, "<config dict>", strategy)
+    return with_events(cfg, events, strategy) if events is not None else cfg
+
+
+def with_events(cfg: dict, events, strategy=None) -> dict:
+    """A copy of the resolved ``cfg`` with event tables built in a script added to ``events.inline`` (CSV text by
+    name, so config.yaml keeps them): ``events`` is a DataFrame in the event-file schema (named ``script``) or a
+    mapping of names to DataFrames. They are validated when the run loads its calendar, exactly as a file is, and
+    their problems name the DataFrame and row."""
+    import copy
+
+    from events.loader import frame_to_csv
+
+    frames = events if isinstance(events, dict) else {"script": events}
+    out = copy.deepcopy(cfg)
+    texts = {name: frame_to_csv(f) for name, f in frames.items()}
+    return resolve({**out, "events": {**out["events"], "inline": {**out["events"].get("inline", {}), **texts}}}, "<config dict>", strategy)
 
 
 _TR_MEMO: dict = {}
@@ -90,7 +104,7 @@ def signals_by_session(sig: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.Data
     target's own releases, not of later updates): signals.csv of a run directory."""
     from signals.history import to_sessions
 
-    out = pd.DataFrame({c: to_sessions(sig, c, sessions) for c in RUN_SIGNALS})
+    out = pd.DataFrame({c: to_sessions(sig, c, sessions) for c in run_signal_names() if c in sig})  # shipped, then users' signals
     releases = sig.loc[sig["kind"] == "release", "available"].dropna() if "kind" in sig else sig["available"].dropna()
     out["release"] = sessions.isin(pd.DatetimeIndex(releases)).astype(int)
     out.index.name = "date"
@@ -227,17 +241,18 @@ def plan_run(cfg: dict, strategy=None) -> Planned:
                    fund_prints, ctx, episodes, notes, plans, traded_tickers, frames, t_load, time.perf_counter() - t0 - t_load)
 
 
-def run(config=None, *, feed: str = "array", engine: str = "backtrader", strategy=None) -> RunResult:
+def run(config=None, *, feed: str = "array", engine: str = "backtrader", strategy=None, events=None) -> RunResult:
     """Run a config (path, dict or None for the bundled default) and return the frames.
 
     ``engine``: ``backtrader`` (the reference) or ``fast``; both execute the same planned episodes and give
     the same summary to the tolerance of :mod:`backtests.engines.fast_engine`.
     ``strategy``: a strategy class (:mod:`strategies.api`), registered or not: it replaces the config's
-    ``strategy.kind`` (which becomes the class's name), and the config's ``strategy.params`` are checked against it."""
+    ``strategy.kind`` (which becomes the class's name), and the config's ``strategy.params`` are checked against it.
+    ``events``: event tables built in the script (a DataFrame, or names to DataFrames; see :func:`with_events`)."""
     t0 = time.perf_counter()
     if engine not in ENGINES:
         raise InputError(Problem(f"unknown engine {engine!r}", field="--engine", expected="one of " + ", ".join(ENGINES)))
-    cfg = _config(config, strategy)
+    cfg = _config(config, strategy, events)
     pl = plan_run(cfg, strategy)
     u, pf, costs = cfg["universe"], cfg["portfolio"], cfg["costs"]
     kind, cls, peers, prices, tr = cfg["strategy"]["kind"], pl.cls, pl.peers, pl.prices, pl.tr

@@ -64,6 +64,19 @@ def test_a_registered_signal_reaches_runs_regressions_and_signals_show(cloud_mar
     assert cloud_margin in shown and shown[cloud_margin].notna().any()
 
 
+def test_a_registered_signal_is_in_signals_csv_as_known_each_session(cloud_margin):
+    from backtests.inputs import target_signals
+    from backtests.runner import run
+    from signals.history import to_sessions
+
+    res = run({"dates": {"start": "2024-01-02", "end": "2024-12-31"}, "events": {"earnings": False}, "placebo": {"n": 10},
+               "study": {"enabled": False}, "output": {"tearsheet": False}})
+    table, _ = target_signals("AMZN")
+    assert cloud_margin in res.signals
+    pd.testing.assert_series_equal(res.signals[cloud_margin], to_sessions(table, cloud_margin, res.signals.index), check_names=False)
+    assert res.signals.loc["2024-04-30", cloud_margin] != res.signals.loc["2024-05-01", cloud_margin]  # 2024Q1 usable from 2024-05-01
+
+
 def test_a_signal_name_taken_or_malformed_is_refused():
     from signals.registry import register_signal
 
@@ -104,3 +117,27 @@ def test_a_bad_dataframe_is_refused_naming_each_row_and_field():
         load_calendar(bundled=False, earnings=False, inline={"mine": frame_to_csv(EVENTS.drop(columns=["headline"]))})
     with pytest.raises(InputError, match="must be a pandas DataFrame"):
         frame_to_csv([{"event_id": "x"}])
+
+
+def test_a_run_takes_events_from_a_dataframe_and_keeps_them_in_its_config(tmp_path):
+    """run(config, events=df): the script's events are selected and traded like a file's, the study sees them, and the
+    run directory's config.yaml holds them, so the run can be repeated from the directory alone."""
+    import yaml
+
+    from backtests.reports.rundir import write_run
+    from backtests.runner import run
+    import datetime as dt
+
+    cfg = {"dates": {"start": "2024-03-01", "end": "2024-08-30"}, "events": {"bundled": False, "earnings": False},
+           "placebo": {"n": 20}, "study": {"enabled": False}, "output": {"tearsheet": False}}
+    res = run(cfg, events=EVENTS)
+    ev = res.events.set_index("event_id")
+    assert set(ev.index) == {"deal_a", "deal_b"} and ev["traded"].all() and res.summary["n_trades"] == 2
+    assert res.config["events"]["inline"]["script"] == frame_to_csv(EVENTS)
+    d = write_run(res, tmp_path / "r", dt.datetime.now(dt.timezone.utc))
+    again = run(yaml.safe_load((d / "config.yaml").read_text()))
+    assert again.summary == res.summary
+    bad = EVENTS.copy()
+    bad.loc[0, "confidence"] = "sure"
+    with pytest.raises(InputError, match="DataFrame 'script', row 0, field 'confidence'"):
+        run(cfg, events=bad)

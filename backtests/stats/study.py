@@ -88,7 +88,8 @@ def calendar_exclusions(calendar: pd.DataFrame, target: str, peers, sessions: pd
 
 def _whole_calendar(cfg: dict, sessions: pd.DatetimeIndex):
     """The bundled AI-infrastructure events and earnings plus the config's own event files."""
-    return load_calendar(cfg["events"]["files"], bundled=True, earnings=True, price_range=(sessions[0], sessions[-1]))
+    return load_calendar(cfg["events"]["files"], bundled=True, earnings=True, price_range=(sessions[0], sessions[-1]),
+                         inline=cfg["events"].get("inline"))
 
 
 def study_for_config(cfg: dict, run_result=None) -> StudyOutput:
