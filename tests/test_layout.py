@@ -14,7 +14,7 @@ LAYERS = {
     "backtests.runner": 4,
     "backtests.reports": 5,
     "backtests.sweeps": 6,
-    "backtests.cli": 7, "backtests.bench": 7, "backtests.bench_run": 7, "backtests.headline": 7, "backtests.example_script": 7,
+    "backtests.cli": 7, "backtests.bench": 7, "backtests.bench_run": 7, "backtests.headline": 7, "backtests.example_script": 7, "backtests.examples": 7,
 }
 
 
