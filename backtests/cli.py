@@ -302,7 +302,8 @@ def run_cmd(config_path, out, engine, live_start, quiet):
             raise InputError(problems)
     out = out or str(default_run_dir(cfg["name"]))
     check_out_dir(out)  # the directory that will be written, checked before the computation
-    step(f"running {cfg['name']} on the {engine} engine: data, plan, simulation" + (", placebo" if cfg["placebo"]["enabled"] else ""))
+    label = cfg["name"] if cfg["name"] != "run" or not config_path else f"{cfg['name']} ({config_path})"  # 'run' is the default name
+    step(f"running {label} on the {engine} engine: data, plan, simulation" + (", placebo" if cfg["placebo"]["enabled"] else ""))
     with _config_named(config_path):
         result = run(cfg, engine=engine)
     for w in result.warnings:

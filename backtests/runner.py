@@ -19,7 +19,7 @@ from backtests.config import live_start, live_start_problems, load_config, plann
 from backtests.inputs import memo_calendar, run_signal_names, select_events, target_signals
 from backtests.stats.counts import event_counts
 from backtests.engines.backtrader_engine import check_trades_agree, simulate
-from backtests.market.marketdata import dates_problems, load_prices
+from backtests.market.marketdata import dates_problems, load_prices, unpriced_problems
 from backtests.stats.performance import summary_metrics
 from backtests.stats.traded_windows import held_baskets, traded_window_returns
 from events.align import align
@@ -190,6 +190,11 @@ def plan_run(cfg: dict, strategy=None) -> Planned:
     if kind == "buy_and_hold" and params["asset"] not in ("target", "basket"):
         extra = [params["asset"].upper()]
     tickers = list(dict.fromkeys([u["target"], *peers, u["benchmark"], u["market"], *extra]))
+    named = {"universe.target": u["target"], **{f"universe.peers[{i}]": p for i, p in enumerate(u["peers"])},
+             "universe.benchmark": u["benchmark"], "universe.market": u["market"], **({"strategy.params.asset": extra[0]} if extra else {})}
+    missing = unpriced_problems(named)
+    if missing:
+        raise InputError(missing)
     prices = load_prices(tickers)
     tr = {t: _total_return(prices[t]) for t in tickers}
     all_sessions = tr[u["target"]].index

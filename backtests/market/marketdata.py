@@ -159,3 +159,15 @@ def check_dates_in_data(cfg: dict) -> None:
     problems = dates_problems(cfg["dates"]["start"], cfg["dates"]["end"], p.first, p.last)
     if problems:
         raise InputError(problems)
+
+
+def unpriced_problems(named: dict[str, str]) -> list[Problem]:
+    """``named``: config key -> ticker. A problem naming the config key for each ticker with neither a bundled nor a
+    refreshed price file (so the user is sent to the key that named it, not to a file)."""
+    out = []
+    for key, t in named.items():
+        t = t.upper()
+        if not bundled_price_path(t).exists() and not cache_price_path(t).exists():
+            out.append(Problem(f"no price data for ticker {t}", field=key,
+                               expected=f"one of {', '.join(BUNDLED_TICKERS)}, or a ticker refreshed with 'aibt data refresh --tickers {t}'"))
+    return out

@@ -30,11 +30,12 @@ import numpy as np
 import pandas as pd
 
 from backtests.stats.eventstudy import EventStudy, EventStudyResults, StudySettings
-from backtests.market.marketdata import check_dates_in_data, load_prices
+from backtests.market.marketdata import check_dates_in_data, load_prices, unpriced_problems
 from backtests.stats.performance import alpha_beta_hac
 from backtests.stats.signalreg import regress, signals_at
 from events.align import Window, align
 from events.clusters import apply_policy, find_clusters
+from events.errors import InputError
 from events.loader import load_calendar
 
 SIGNALS = ["capex_efficiency_chg", "backlog_growth_qoq", "backlog_growth_yoy"]  # a subset of runner.RUN_SIGNALS
@@ -107,6 +108,10 @@ def study_for_config(cfg: dict, run_result=None) -> StudyOutput:
     u = cfg["universe"]
     st = settings_from(cfg)
     peers = [p for p in u["peers"] if p != u["target"]]
+    missing = unpriced_problems({"universe.target": u["target"], **{f"universe.peers[{i}]": p for i, p in enumerate(u["peers"])},
+                                 "study.market": st.market, "universe.market": u["market"]})
+    if missing:
+        raise InputError(missing)
     rets, prints = _returns(list(dict.fromkeys([u["target"], *peers, st.market, u["market"]])))
     sessions = rets.index
     start = pd.Timestamp(cfg["dates"]["start"])
