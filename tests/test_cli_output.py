@@ -15,7 +15,7 @@ def test_a_run_says_what_it_is_doing_on_stderr_and_nothing_with_quiet(tmp_path, 
     assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "a")]) == 0
     out, err = capsys.readouterr()
     steps = [ln for ln in err.splitlines() if ln.startswith("aibt: ")]
-    assert [s.split("...")[0] for s in steps[:-1]] == ["aibt: running run on the backtrader engine: data, plan, simulation, placebo",
+    assert [s.split("...")[0] for s in steps[:-1]] == [f"aibt: running run ({cfg}) on the backtrader engine: data, plan, simulation, placebo",
                                                        "aibt: event study", "aibt: writing the run directory"]
     assert steps[-1].startswith("aibt: done in ") and "\x1b" not in err  # plain text, no terminal codes
     assert "total return" in out and "aibt:" not in out
