@@ -614,3 +614,21 @@ def test_trades_without_event_ids_raise_no_pandas_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert TRS.trade_frame(tr)["event_ids"].tolist() == [""] and C.costs_by_trade(tr)["event_ids"].tolist() == [""]
+
+
+def test_building_leaves_the_garbage_collector_as_it_found_it(live_run):
+    """build_sections freezes the objects alive before it (gc.freeze: no full collection walks the imported
+    modules again) and unfreezes them after, but leaves a caller's own freeze alone."""
+    import gc
+
+    run = TS.load_run(live_run[0])
+    assert gc.get_freeze_count() == 0
+    TS.build_sections(run, workers=1)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        n = gc.get_freeze_count()
+        TS.build_sections(run, workers=1)
+        assert 0 < gc.get_freeze_count() <= n  # still frozen, nothing more frozen (frozen objects may die meanwhile)
+    finally:
+        gc.unfreeze()

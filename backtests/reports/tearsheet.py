@@ -155,24 +155,35 @@ def draw(name: str, title: str, caption: str, fn, *args, **kwargs) -> S.Figure:
 
 
 @contextlib.contextmanager
+def _frozen_gc():
+    """The objects alive now (the imported modules above all) left out of the garbage collector's scans while the
+    block runs (``gc.freeze``): building a sheet allocates enough to trigger full collections, each of which would
+    walk every object of pandas, scipy and matplotlib again (0.3 s of the default run's 2.5 s), and forked workers
+    would copy the parent's memory page by page doing so. Nothing is done if the caller froze objects already."""
+    import gc
+
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@contextlib.contextmanager
 def _drawing_pool(workers: int):
     """A process pool for :func:`draw` while the block runs (none for ``workers`` <= 1, or inside a daemonic
-    worker, which may not start processes). Forked where the platform can, so the workers inherit the imports:
-    scipy.stats (0.5 s to import; the tables need it here, the tails figure there) is imported before the fork,
-    and the inherited objects are frozen out of the garbage collector (``gc.freeze``) so that the workers do
-    not copy the parent's memory page by page. On leaving, the pool is shut down (pending work cancelled if the
-    block failed)."""
-    import gc
+    worker, which may not start processes), forked where the platform can so that the workers inherit the
+    imports. On leaving, the pool is shut down (pending work cancelled if the block failed)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     if workers <= 1 or mp.current_process().daemon:
         yield
         return
-    import scipy.stats  # noqa: F401
-
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    gc.freeze()
     pool = ProcessPoolExecutor(workers, mp_context=ctx)
     token = _POOL.set(pool)
     ok = False
@@ -182,7 +193,6 @@ def _drawing_pool(workers: int):
     finally:
         _POOL.reset(token)
         pool.shutdown(wait=True, cancel_futures=not ok)
-        gc.unfreeze()
 
 
 def _source(run: RunData) -> str:
@@ -1028,7 +1038,9 @@ SECTIONS = (metrics_section, trade_stats_section, costs_section, exposure_sectio
 def build_sections(run: RunData, workers: int = DRAW_WORKERS) -> list[S.Section]:
     """Every section of the sheet, in DESIGN.md's order (:func:`backtests.reports.sections.assemble`), every
     figure drawn: in ``workers`` processes while the tables are computed here (1: all in this process)."""
-    with _drawing_pool(workers):
+    import scipy.stats  # noqa: F401 -- 0.5 s: the tables need it here and the tails figure in a worker; imported once, before the fork
+
+    with _frozen_gc(), _drawing_pool(workers):
         pool, ahead = _POOL.get(), {}
         if pool is not None and len(run.trades):  # the bootstrap (arch) is the one slow table: a worker starts on it at once
             ahead[("trade_summary", BOOT_SEED, BOOT_REPS)] = pool.submit(TRS.trade_summary, run.trades, seed=BOOT_SEED, reps=BOOT_REPS).result
