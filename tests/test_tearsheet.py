@@ -632,3 +632,23 @@ def test_building_leaves_the_garbage_collector_as_it_found_it(live_run):
         assert 0 < gc.get_freeze_count() <= n  # still frozen, nothing more frozen (frozen objects may die meanwhile)
     finally:
         gc.unfreeze()
+
+
+def test_pausing_the_garbage_collector_restores_its_state():
+    import gc
+
+    assert gc.isenabled()
+    with TS._gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with TS._gc_paused():
+            raise RuntimeError("layout failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with TS._gc_paused():
+            pass
+        assert not gc.isenabled()  # the caller's choice is kept
+    finally:
+        gc.enable()

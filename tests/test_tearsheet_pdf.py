@@ -84,6 +84,9 @@ def test_pdf_carries_every_section_table_and_figure(pdf):
     assert sum(len(s.tables) for s in sections) == 21 and sum(len(s.figures) for s in sections) == 14
     assert len(_drawn_images(reader)) == 14  # every figure drawn, each its own image
     assert not warnings, warnings  # WeasyPrint understood all of the print CSS
+    import gc
+
+    assert gc.isenabled()  # paused while WeasyPrint laid the pages out, and back on
 
 
 def test_long_tables_run_across_pages_whole(pdf):

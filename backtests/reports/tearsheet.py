@@ -1142,11 +1142,30 @@ def _weasyprint():
     return weasyprint
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """The garbage collector off while the block runs, back to its previous state after."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def render_pdf(html: str) -> bytes:
     """The same HTML as a PDF (WeasyPrint, print CSS of the template: A4, tables not cut mid-row, long
-    tables across pages with their header repeated, figures scaled to the page width)."""
+    tables across pages with their header repeated, figures scaled to the page width).
+
+    The garbage collector is paused while WeasyPrint works: its full collections, walking the many layout
+    boxes again and again, took a third to a half of the time on the default run, for little to collect (the
+    peak memory grows by about 17 MB without them)."""
     wp = _weasyprint()
-    return wp.HTML(string=html).write_pdf()
+    with _gc_paused():
+        return wp.HTML(string=html).write_pdf()
 
 
 def build_tearsheet(run_dir: str | Path, pdf: bool = False, live_start: str | None = None, workers: int = DRAW_WORKERS,
