@@ -511,7 +511,7 @@ def best_worst_table(run: RunData, n: int = 5) -> S.Table:
     largest loss first."""
     bw = TRS.best_worst_trades(run.trades, n=n)
     return S.Table("best-worst", f"Best and worst {n} trades by net P&L", bw,
-                   {"kind": "text", "rank": "int", "episode": "int", "event_ids": "text", "entry": "text", "exit": "text", "side": "int",
+                   {"kind": lambda row, c: {"text": row[c], "cls": ""}, "rank": "int", "episode": "int",  # a short word: never broken "event_ids": "text", "entry": "text", "exit": "text", "side": "int",
                     "excess": "pct", "net": "pct", "pnl_net": "money"},
                    {"rank": "#", "episode": "trade", "event_ids": "events", "excess": "excess (signed)", "net": "net return", "pnl_net": "net P&L (USD)"},
                    "Ranked by net P&L in USD, largest first: the best from the largest gain down, the worst from the largest loss up.")
