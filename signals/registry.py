@@ -22,6 +22,8 @@ from events.errors import InputError, Problem
 from signals.quarterly import Derived, labels
 
 ENTRY_POINT_GROUP = "aibt.signals"
+#: the quarterly metrics a panel can hold (the canonical names of signals.fundamentals' point-in-time table)
+KNOWN_METRICS = frozenset(__import__("signals.fundamentals", fromlist=["CANONICAL"]).CANONICAL.values())
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: names registered by users, in registration order (the shipped ones are in signals.history.SIGNALS only)
 USER_SIGNALS: list[str] = []
@@ -55,9 +57,18 @@ def register_signal(name: str, units: str, *, replace: bool = False) -> Callable
             try:
                 out = _fn(panel, ticker)
             except KeyError as exc:  # a metric with no figure known yet at this session: undefined, and why
+                if exc.args and exc.args[0] not in KNOWN_METRICS:
+                    raise InputError(Problem(f"signal {name!r} reads {exc.args[0]!r}, which is not a fundamentals metric", field="signal",
+                                             expected="one of " + ", ".join(sorted(KNOWN_METRICS)))) from None
                 value = pd.Series(float("nan"), index=panel.index)
                 return Derived.of(value, pd.Series(f"{name} needs {exc.args[0]}, not reported or not public yet", index=panel.index))
-            return _as_derived(name, out, panel)
+            except Exception as exc:  # noqa: BLE001 - the user's function failed: a user error naming it, not aibt's bug
+                raise InputError(Problem(f"signal {name!r} raised {type(exc).__name__}: {exc}", field="signal",
+                                         expected="a function of (panel, ticker) returning a Series indexed like the panel")) from exc
+            try:
+                return _as_derived(name, out, panel)
+            except TypeError as exc:
+                raise InputError(Problem(str(exc), field="signal", expected="a pandas Series indexed like the panel, or a Derived")) from None
 
         evaluate.__doc__ = fn.__doc__
         SIGNALS[name] = (evaluate, units)
@@ -76,7 +87,12 @@ def load_entry_points() -> None:
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
+        try:
+            ep.load()
+        except Exception as exc:  # noqa: BLE001 - another package's entry point: name it
+            raise InputError(Problem(f"the {ENTRY_POINT_GROUP} entry point {ep.name!r} ({ep.value}) cannot be loaded: "
+                                     f"{type(exc).__name__}: {exc}", field="entry point",
+                                     expected="an importable module or object (reinstall the package that declares it)")) from None
 
 
 def user_signals() -> list[str]:

@@ -110,6 +110,17 @@ class Params(Mapping):
 
 
 # ---------------------------------------------------------------- declarations of a strategy class
+def user_code_error(exc: BaseException, context: str) -> InputError:
+    """An exception raised by a user's strategy or signal code as an :class:`InputError` naming the code's own
+    innermost frame (file and line) and the decision, so the CLI exits 2 with where to look, not 'a bug in aibt'."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/site-packages/" not in f.filename]
+    where = f"{frames[-1].filename}, line {frames[-1].lineno}, in {frames[-1].name}" if frames else "your code"
+    return InputError(Problem(f"{context}: your code raised {type(exc).__name__}: {exc}", path=where,
+                              expected="code that runs for every event it is given (a Decision, or None for no trade)"))
+
+
 def declared_params(user) -> dict:
     """The parameter defaults a strategy class declares (``params``: a dict or Backtrader's tuple of pairs)."""
     p = getattr(user, "params", None)
@@ -242,9 +253,13 @@ def plan_decisions(ctx, user, params: Mapping, name: str):
         view = timeline.view(int(pos[i]), int(offs[i]))
         context = f"strategy {name}, deciding on {eid}"
         try:
-            d = inst.decide(view, timeline.event_row(eid))
+            d = inst.decide(view, timeline.event_row(eid, int(pos[i])))
         except LookAheadError as exc:
             raise exc.within(context) from None
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code failed: say where, as a user error (exit 2), not as aibt's bug
+            raise user_code_error(exc, f"{context} ({view.when})") from exc
         if view._violations:  # asked for the future and caught the error: the run still fails
             raise view._violations[0].within(context)
         asked[i] = True

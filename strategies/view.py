@@ -34,6 +34,10 @@ from events.errors import InputError, Problem
 #: announced after the decision
 HIDDEN_EVENT_COLUMNS = ("cluster", "cluster_size", "same_session")
 
+#: what an event's release says: hidden, before that release, in an event known only as scheduled (an earnings date,
+#: a keynote announced in advance): reading one raises LookAheadError, and the events frame shows None
+RESULT_FIELDS = ("headline", "amount_usd_bn", "source_url")
+
 #: signal-table columns that are not signals (the others that are numeric are)
 _NOT_SIGNALS = ("quarter", "period_end", "available", "kind", "new_values")
 
@@ -70,6 +74,22 @@ def event_public_keys(events: pd.DataFrame, sessions: pd.DatetimeIndex) -> np.nd
     return key
 
 
+def event_release_keys(events: pd.DataFrame, sessions: pd.DatetimeIndex) -> np.ndarray:
+    """When each aligned event's content (what was announced) became public, on the scale of
+    :func:`event_public_keys`: the open of day 0 for news before the open or after the previous close (``bmo``,
+    ``amc``), its close for ``intraday`` and ``unknown`` news. A scheduled event is public (its date) earlier."""
+    if not len(events):
+        return np.zeros(0, dtype=np.int64)
+    p0 = events["day0_pos"].to_numpy(dtype=np.int64)
+    late = np.isin(events["time"].to_numpy(), ["intraday", "unknown"]).astype(np.int64)
+    key = 2 * p0 + late
+    outside = p0 < 0
+    if outside.any():  # day 0 before the run: released long before; after it: never within it
+        before = pd.DatetimeIndex(events["day0"]).to_numpy() < sessions[0].to_datetime64()
+        key = np.where(outside & before, np.iinfo(np.int64).min // 4, np.where(outside, np.iinfo(np.int64).max // 4, key))
+    return key
+
+
 def fill_key(pos: int, fill: str) -> int:
     """The time of a fill at session position ``pos`` on the scale of :func:`event_public_keys`."""
     return 2 * int(pos) + (1 if fill == "close" else 0)
@@ -95,10 +115,18 @@ class Timeline:
         keys = event_public_keys(ev, self.sessions)
         order = np.argsort(keys, kind="stable")
         self.event_columns = list(ev.columns)
-        self.event_rows = tuple(EventRow(r) for r in ev.iloc[order].to_dict("records"))
+        records = ev.iloc[order].to_dict("records")
+        self.event_rows = tuple(EventRow(r) for r in records)
         self.event_keys = keys[order]
-        self._by_id = {r["event_id"]: r for r in self.event_rows}
+        released = event_release_keys(ev, self.sessions)[order] if "time" in ev else self.event_keys
+        self.release_keys = np.maximum(released, self.event_keys)  # never before the event itself is public
+        # the same events before their release: scheduled, so known to come, but not what they will say
+        self.pending_rows = tuple(EventRow(r, hidden={f: r.get(f) for f in RESULT_FIELDS if f in r}, released_at=k)
+                                  for r, k in zip(records, self.release_keys))
+        self._by_id = {r["event_id"]: i for i, r in enumerate(self.event_rows)}
         sig = ctx.signals
+        if sig is not None:  # the '<signal>_why' texts name when missing figures will be published: later dates
+            sig = sig.drop(columns=[c for c in sig.columns if str(c).endswith("_why")])
         self.signals = sig
         self.signal_avail = None
         self.signals_sorted = False
@@ -116,9 +144,18 @@ class Timeline:
         """Event rows as a strategy may read them: without the :data:`HIDDEN_EVENT_COLUMNS`."""
         return events.drop(columns=[c for c in HIDDEN_EVENT_COLUMNS if c in events.columns])
 
-    def event_row(self, event_id: str) -> "EventRow":
-        """The event ``event_id`` as a strategy receives it (:class:`EventRow`)."""
-        return self._by_id[event_id]
+    def event_row(self, event_id: str, pos: int | None = None) -> "EventRow":
+        """The event ``event_id`` as a strategy receives it (:class:`EventRow`) at a fill at session position ``pos``:
+        with its :data:`RESULT_FIELDS` hidden when that fill comes before its release."""
+        i = self._by_id[event_id]
+        if pos is not None and fill_key(pos, self.fill) < self.release_keys[i]:
+            return self.pending_rows[i]
+        return self.event_rows[i]
+
+    def _rows_at(self, pos: int) -> tuple:
+        key = fill_key(pos, self.fill)
+        m = int(np.searchsorted(self.event_keys, key, side="right"))
+        return tuple(self.pending_rows[i] if key < self.release_keys[i] else self.event_rows[i] for i in range(m))
 
     def _signals_known(self, session: pd.Timestamp):
         if self.signals is None:
@@ -142,10 +179,9 @@ class Timeline:
             raise IndexError(f"session position {pos} outside the run's {n} sessions")
         known = pos + 1 if self.fill == "close" else pos  # number of closes known
         session = self.sessions[pos]
-        m = int(np.searchsorted(self.event_keys, fill_key(pos, self.fill), side="right"))
         return PointInTimeView(
             session=session, fill=self.fill, sessions=self.sessions[: pos + 1].copy(deep=True), returns=self.returns.head(known),
-            closes=None if self.closes is None else self.closes.head(known), events=self.event_rows[:m],
+            closes=None if self.closes is None else self.closes.head(known), events=self._rows_at(pos),
             event_columns=self.event_columns, signals=self._signals_known(session), signal_names=self.signal_names,
             target=self.target, peers=self.peers, portfolio=self.portfolio, offset=offset)
 
@@ -176,22 +212,37 @@ class EventRow(Mapping):
     amount_usd_bn, confidence, public_since, day0, day0_pos, earliest_entry_offset, earliest_entry_fill,
     earliest_entry, public_assumed, merged_from``...) without the :data:`HIDDEN_EVENT_COLUMNS`."""
 
-    __slots__ = ("_d",)
+    __slots__ = ("_d", "_hidden", "_released_at")
 
-    def __init__(self, values: dict):
-        object.__setattr__(self, "_d", dict(values))
+    def __init__(self, values: dict, hidden: dict | None = None, released_at: int | None = None):
+        d = dict(values)
+        for f in hidden or ():
+            d[f] = None
+        object.__setattr__(self, "_d", d)
+        object.__setattr__(self, "_hidden", tuple(hidden or ()))
+        object.__setattr__(self, "_released_at", released_at)
+
+    def _get(self, name):
+        if name in self._hidden:
+            day0 = self._d.get("day0")
+            raise LookAheadError(f"{name} of scheduled event {self._d.get('event_id')!r} asked before its release "
+                                 f"({self._d.get('time')}, day 0 {pd.Timestamp(day0).date() if day0 is not None else '?'}): "
+                                 "what it will say is not known yet", field=f"event {name}",
+                                 expected="the fields known before a scheduled release: " + ", ".join(k for k in self._d if k not in self._hidden))
+        return self._d[name]
 
     def __getattr__(self, name):
-        try:
-            return self._d[name]
-        except KeyError:
-            raise AttributeError(f"events have no field {name!r} (fields: {', '.join(self._d)})") from None
+        if name not in self._d:
+            raise AttributeError(f"events have no field {name!r} (fields: {', '.join(self._d)})")
+        return self._get(name)
 
     def __setattr__(self, name, value):
         raise AttributeError("an event is read-only")
 
     def __getitem__(self, key):
-        return self._d[key]
+        if key not in self._d:
+            raise KeyError(f"events have no field {key!r} (fields: {', '.join(self._d)})")
+        return self._get(key)
 
     def __iter__(self):
         return iter(self._d)
@@ -250,7 +301,7 @@ class PointInTimeView:
 
     @property
     def events(self) -> pd.DataFrame:
-        return pd.DataFrame([dict(r) for r in self._events], columns=self._event_columns)
+        return pd.DataFrame([dict(r._d) for r in self._events], columns=self._event_columns)  # pending releases: None
 
     @property
     def signals(self) -> pd.DataFrame:
@@ -312,6 +363,10 @@ class PointInTimeView:
         sig = self._signals
         if quarter is None:
             return float(sig[name].iloc[-1]) if len(sig) else float("nan")
+        if not isinstance(quarter, str) or not __import__("re").fullmatch(r"\d{4}Q[1-4]", quarter):
+            raise InputError(Problem(f"quarter {quarter!r} is not a calendar quarter label", field="signal quarter",
+                                     expected="a calendar quarter such as 2023Q4 (an earnings event's fiscal_quarter, e.g. FY2024Q2 "
+                                              "for MSFT, is a fiscal label and can name another calendar quarter)"))
         rows = sig[sig["quarter"] == quarter]
         if not len(rows):
             try:

@@ -141,3 +141,27 @@ def test_a_run_takes_events_from_a_dataframe_and_keeps_them_in_its_config(tmp_pa
     bad.loc[0, "confidence"] = "sure"
     with pytest.raises(InputError, match="DataFrame 'script', row 0, field 'confidence'"):
         run(cfg, events=bad)
+
+
+def test_a_user_signal_that_fails_or_misspells_a_metric_is_a_clear_user_error():
+    from signals import registry
+    from signals.fundamentals import load_fundamentals
+    from signals.history import SIGNALS, signal_table
+
+    @registry.register_signal("typo_test", "fraction")
+    def typo_test(panel, ticker):
+        return panel["cloud_revnue"]
+
+    @registry.register_signal("boom_test", "fraction")
+    def boom_test(panel, ticker):
+        return 1 / 0
+
+    try:
+        with pytest.raises(InputError, match="reads 'cloud_revnue', which is not a fundamentals metric"):
+            signal_table(load_fundamentals(), "AMZN", ["typo_test"])
+        with pytest.raises(InputError, match="signal 'boom_test' raised ZeroDivisionError"):
+            signal_table(load_fundamentals(), "AMZN", ["boom_test"])
+    finally:
+        for n in ("typo_test", "boom_test"):
+            SIGNALS.pop(n, None)
+            registry.USER_SIGNALS.remove(n)
