@@ -294,15 +294,19 @@ def _upper_tickers(cfg: dict, problems: list, source: str | None) -> None:
 def resolve(data: dict | None, source: str | None = None, strategy=None) -> dict:
     """Validate ``data`` (a parsed YAML mapping) and fill every default. ``strategy``: a strategy class given by a
     script (``run(config, strategy=MyStrategy)``): ``strategy.kind`` becomes its name and its params are checked
-    against it, registered or not."""
+    against it, registered or not; a config whose ``strategy.kind`` names another strategy (e.g. the shipped
+    ``default.yaml``) lends everything but its strategy params, and the class's defaults are used."""
     problems: list[Problem] = []
     if data is not None and not isinstance(data, dict):
         raise InputError(Problem(f"a run config must be a mapping, not a {_yaml_kind(data)}", path=source,
                                  expected="a mapping of sections (strategy, universe, dates, events, portfolio, costs...)"))
     if strategy is not None:
         data = dict(data or {})
-        st = data.get("strategy")
-        data["strategy"] = {**(st if isinstance(st, dict) else {}), "kind": strategy_name(strategy)}
+        st = data.get("strategy") if isinstance(data.get("strategy"), dict) else {}
+        name = strategy_name(strategy)
+        if st.get("kind") not in (None, name):  # a config written for another strategy (default.yaml): its params are not this one's
+            st = {k: v for k, v in st.items() if k != "params"}
+        data["strategy"] = {**st, "kind": name}
     cfg = _walk(SCHEMA, data or {}, "", problems, source)
     _strategy_params(cfg, problems, source, strategy)
     if not problems and cfg["study"]["clusters"] is None:

@@ -221,6 +221,13 @@ def plan_run(cfg: dict, strategy=None) -> Planned:
     cal, everything, sel, why = select_events(ev_cfg, all_sessions, sessions)
     aligned = align(sel, sessions, notice_sessions=ev_cfg["notice_sessions"])
     pre, post = cls.cluster_offsets(params)
+    if pre < 0 and ev_cfg["clusters"] in ("merge", "first") and len(aligned) and not aligned["scheduled"].astype(bool).all():
+        # an entry before day 0 is taken before a later unscheduled event is news, yet merging with it (or being dropped
+        # for it) would change that entry: the cluster rule would use the future (as 'drop' would for any run)
+        raise InputError(Problem(
+            f"cluster rule '{ev_cfg['clusters']}' with entries before day 0 (offset {pre}) and unscheduled events in the selection: "
+            "whether an event is merged or dropped would depend on news that comes after its entry", field="events.clusters",
+            expected="clusters: keep, or a selection of scheduled events only (e.g. categories: [earnings])"))
     clustered = find_clusters(aligned, pre, post)
     resolved = apply_policy(clustered, ev_cfg["clusters"])
     selected = why == ""  # passed the filters and dates, before the cluster rule

@@ -148,8 +148,11 @@ def frame_to_csv(frame: pd.DataFrame) -> str:
             return ";".join(map(str, v))
         if isinstance(v, (bool,)) or type(v).__name__ == "bool_":
             return "true" if v else "false"
-        if isinstance(v, (pd.Timestamp, dt.date)):
-            return v.date().isoformat() if isinstance(v, pd.Timestamp) else v.isoformat()
+        if isinstance(v, (pd.Timestamp, dt.datetime)):  # a time of day or a time zone is kept, so the reader refuses it
+            ts = pd.Timestamp(v)
+            return ts.date().isoformat() if ts.tzinfo is None and ts == ts.normalize() else ts.isoformat()
+        if isinstance(v, dt.date):
+            return v.isoformat()
         if v is None or (isinstance(v, float) and v != v) or v is pd.NaT or v is pd.NA:
             return ""
         return v
@@ -158,11 +161,12 @@ def frame_to_csv(frame: pd.DataFrame) -> str:
     return out.to_csv(index=False, lineterminator="\n")
 
 
-def _inline_problem(p: Problem, label: str, name: str) -> Problem:
-    """A reader's problem in an inline table, named by DataFrame row (0-based) instead of CSV line."""
+def _inline_problem(p: Problem, label: str, name: str, rows: dict[int, int]) -> Problem:
+    """A reader's problem in an inline table, named by DataFrame row (0-based; ``rows``: CSV line where each record
+    starts -> its row, so a text with a line break does not shift the rows after it) instead of CSV line."""
     if p.path != label:
         return p
-    where = INLINE_LABEL.format(name=name) + (f", row {p.line - 2}" if p.line and p.line >= 2 else ", header" if p.line == 1 else "")
+    where = INLINE_LABEL.format(name=name) + (", header" if p.line == 1 else f", row {rows[p.line]}" if p.line in rows else "")
     return Problem(p.message, path=where, line=None, field=p.field, expected=p.expected)
 
 
@@ -254,8 +258,14 @@ def load_calendar(
             from events.errors import in_line_order
 
             problems = in_line_order(problems)  # in row order, before lines become rows
-            for name in inline:
-                problems = [_inline_problem(p, f"<inline {name}>", name) for p in problems]
+            from events.tabular import _record_lines
+
+            for name, text in inline.items():
+                try:
+                    rows = {line: i for i, line in enumerate(_record_lines(text))}
+                except Exception:  # noqa: BLE001 - unreadable text: its problems keep no row
+                    rows = {}
+                problems = [_inline_problem(p, f"<inline {name}>", name, rows) for p in problems]
         raise InputError(problems)
     cols = FRAME_COLUMNS + ["day0"] + (["fiscal_quarter"] if "fiscal_quarter" in f else [])
     f = f[cols].sort_values(["day0", "date", "event_id"], kind="stable").reset_index(drop=True)

@@ -165,3 +165,20 @@ def test_a_user_signal_that_fails_or_misspells_a_metric_is_a_clear_user_error():
         for n in ("typo_test", "boom_test"):
             SIGNALS.pop(n, None)
             registry.USER_SIGNALS.remove(n)
+
+
+def test_a_dataframe_keeps_what_a_csv_could_not_say_so_the_reader_refuses_it():
+    """A time of day or a time zone in a date would be silently dropped by writing the day only (a bmo event at 20:30
+    would trade before the news): they are kept, and refused as a file's would be; a headline with a line break does
+    not shift the rows named after it."""
+    bad = EVENTS.astype({"date": object})
+    bad.loc[0, "date"] = pd.Timestamp("2024-05-01 20:30")
+    bad.loc[1, "date"] = pd.Timestamp("2024-06-03", tz="UTC")
+    with pytest.raises(InputError) as exc:
+        load_calendar(bundled=False, earnings=False, inline={"mine": frame_to_csv(bad)})
+    assert "row 0, field 'date': bad date '2024-05-01T20:30:00'" in str(exc.value) and "row 1, field 'date'" in str(exc.value)
+    two = pd.concat([EVENTS, EVENTS.assign(event_id=["deal_c", "deal_d"])], ignore_index=True)
+    two.loc[0, "headline"] = "A 5GW campus,\nin two lines"
+    two.loc[3, "time"] = "evening"
+    with pytest.raises(InputError, match="DataFrame 'mine', row 3, field 'time'"):
+        load_calendar(bundled=False, earnings=False, inline={"mine": frame_to_csv(two)})

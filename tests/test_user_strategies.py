@@ -215,6 +215,35 @@ def test_an_unregistered_class_runs_from_a_script_under_its_own_name():
     assert "Unlisted" not in STRATEGIES and (r.trades["side"] == -1).all() and len(r.trades) > 5
 
 
+def test_a_shipped_config_lends_everything_but_its_strategy_params_to_a_script_strategy():
+    """run("earnings_only", strategy=Mine): the config's universe, dates and events, with Mine's own defaults (the
+    config's event_window params are not Mine's)."""
+    class Mine:
+        params = {"exit_offset": 3}
+
+        def decide(self, view, event):
+            return Decision(1)
+
+    from backtests.config import load_config
+
+    r = run("earnings_only", strategy=Mine)
+    base = load_config("earnings_only")
+    assert r.config["strategy"] == {"kind": "Mine", "params": {"exit_offset": 3}}
+    assert r.config["events"] == base["events"] and r.config["dates"] == base["dates"] and len(r.trades) > 5
+
+
+def test_a_user_strategy_that_raises_is_a_user_error_naming_its_code():
+    class Broken:
+        params = {"exit_offset": 2}
+
+        def decide(self, view, event):
+            return Decision(1 if 1 / 0 else -1)
+
+    with pytest.raises(InputError, match=r"strategy Broken, deciding on .*your code raised ZeroDivisionError") as exc:
+        run(SHORT, strategy=Broken)
+    assert "test_user_strategies.py" in str(exc.value) and "in decide" in str(exc.value)
+
+
 def test_a_name_cannot_be_taken_twice():
     with pytest.raises(ValueError, match="taken by"):
         register_strategy("event_window")(AmountFloor)
@@ -407,3 +436,26 @@ def test_the_placebo_beta_hedge_keeps_a_decisions_size():
         want = leg_weights(1, "AMZN", tickers[1:], gross, pf["long_share"], "beta", beta)
         assert out[0, h] == pytest.approx([want[t] for t in tickers], rel=1e-12)
         assert np.abs(out[0, h]).sum() == pytest.approx(gross, rel=1e-12)
+
+
+@pytest.mark.parametrize("clusters,ok", [("merge", False), ("first", False), ("keep", True)])
+def test_entries_before_day_0_refuse_a_cluster_rule_that_would_look_at_later_news(clusters, ok):
+    """A scheduled release (S, amc 14 Mar) entered 3 sessions before, and unscheduled news (U) the next morning: with
+    'merge' or 'first', whether S is traded (and how) would depend on U, which is not news at S's entry."""
+    class PreSched:
+        params = {"exit_offset": 1}
+        entry_offset = -3
+
+        def decide(self, view, event):
+            return Decision(1)
+
+    row = dict(company="AMZN", tickers_affected="AMZN", headline="h", amount_usd_bn=1.0, source_url="", confidence="high")
+    evs = pd.DataFrame([dict(row, event_id="S_sched", date=pd.Timestamp("2024-03-14"), time="amc", scheduled=True, category="capex_guidance"),
+                        dict(row, event_id="U_news", date=pd.Timestamp("2024-03-15"), time="bmo", scheduled=False, category="ai_investment")])
+    cfg = {"dates": {"start": "2024-01-02", "end": "2024-06-28"}, "placebo": {"enabled": False}, "study": {"enabled": False},
+           "events": {"bundled": False, "earnings": False, "clusters": clusters, "tickers": [], "categories": ["capex_guidance"]}}
+    if ok:
+        assert run(cfg, strategy=PreSched, events=evs).summary["n_trades"] == 1
+    else:
+        with pytest.raises(InputError, match=f"cluster rule '{clusters}' with entries before day 0"):
+            run(cfg, strategy=PreSched, events=evs.assign(category=["capex_guidance", "capex_guidance"]))
