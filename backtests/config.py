@@ -218,11 +218,18 @@ def _param_problem(k: str, v, d) -> tuple[str | None, object]:
     if isinstance(d, (int, float)):
         if not isinstance(v, (int, float)) or (isinstance(d, int) and isinstance(v, float) and not float(v).is_integer()):
             return f"expected a number, got {v!r}", v
+        if not math.isfinite(v) or abs(v) > 1e15:
+            return f"expected a finite number of sensible size, got {v}", v
         return None, type(d)(v)
     if isinstance(d, str):
         return (None if isinstance(v, str) else f"expected a string, got {v!r}"), v
     if isinstance(d, (list, tuple)):
-        return (None if isinstance(v, list) else f"expected a list, got {v!r}"), v
+        if not isinstance(v, list):
+            return f"expected a list, got {v!r}", v
+        kinds = {type(x) for x in d}
+        if len(kinds) == 1 and not all(isinstance(x, tuple(kinds)) or (float in kinds and isinstance(x, int)) for x in v):
+            return f"expected a list of {next(iter(kinds)).__name__}, got {v!r}", v
+        return None, v
     return None, v
 
 

@@ -56,8 +56,10 @@ def target_signals(target: str) -> tuple[pd.DataFrame, dict]:
     import signals.fundamentals as fundamentals
     from signals.history import signal_table
 
+    from signals.history import SIGNALS
+
     names = run_signal_names()
-    key = (target, file_stamps(fundamentals_files()), names)
+    key = (target, file_stamps(fundamentals_files()), names, tuple(id(SIGNALS[n][0]) for n in names))  # a redefined signal is new
     if key not in _SIGNAL_MEMO:
         fund = fundamentals.load_fundamentals()
         prints = {f"fundamentals/{Path(k).name}": v for k, v in fund.fingerprints.items()}

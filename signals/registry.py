@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from events.errors import InputError, Problem
@@ -35,7 +36,15 @@ def _as_derived(name: str, out, panel: pd.DataFrame) -> Derived:
         return out
     if not isinstance(out, pd.Series):
         raise TypeError(f"signal {name!r} returned {type(out).__name__}; expected a pandas Series indexed like the panel, or a Derived")
-    value = pd.to_numeric(out.reindex(panel.index), errors="coerce").astype(float)
+    if len(out) and len(panel) and not out.index.isin(panel.index).any():
+        raise TypeError(f"signal {name!r} returned a Series indexed unlike the panel (quarters as a PeriodIndex, e.g. "
+                        f"{panel.index[-1]}); got {out.index[:3].tolist()}")
+    raw = out.reindex(panel.index)
+    value = pd.to_numeric(raw, errors="coerce").astype(float)
+    text = raw.notna() & value.isna()
+    if text.any():
+        raise TypeError(f"signal {name!r} returned values that are not numbers, e.g. {raw[text].iloc[0]!r}")
+    value = value.where(np.isfinite(value))  # an infinite ratio (a zero denominator) is undefined
     reason = pd.Series([f"{name} undefined for {lab}" for lab in labels(panel)], index=panel.index) if len(panel) else pd.Series(dtype=str)
     return Derived.of(value, reason)
 

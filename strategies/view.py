@@ -329,9 +329,15 @@ class PointInTimeView:
 
     def close(self, ticker: str, date=None) -> float:
         """``ticker``'s total-return close of ``date`` (the last close on or before it; default the last known
-        close). A date after :attr:`last_close` raises :class:`LookAheadError`."""
+        close). A date on or after a session whose close is not known yet raises :class:`LookAheadError`.
+
+        Levels are total-return prices, split- and dividend-adjusted to the newest data (as the whole backtest trades
+        them): a level embeds splits and dividends that came later, so compare closes as returns or ratios (both
+        point in time), never against a fixed price."""
         d = self.last_close if date is None else pd.Timestamp(date)
-        if self.last_close is None or d > self.last_close:
+        # later than the last known close only if a session lies between (a weekend after Friday's close is not)
+        later = self.last_close is None or (d > self.last_close and (d >= self.session if self.fill == "open" else d > self.session))
+        if later:
             raise self._refuse(f"{ticker} close of {d.date()} asked at {self.when}: not yet known", f"{ticker} close", d)
         if self._closes is None:
             raise InputError(Problem("this view has no closes (its context was built without them)", field="closes"))

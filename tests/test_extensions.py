@@ -182,3 +182,34 @@ def test_a_dataframe_keeps_what_a_csv_could_not_say_so_the_reader_refuses_it():
     two.loc[3, "time"] = "evening"
     with pytest.raises(InputError, match="DataFrame 'mine', row 3, field 'time'"):
         load_calendar(bundled=False, earnings=False, inline={"mine": frame_to_csv(two)})
+
+
+def test_a_user_signal_returning_the_wrong_shape_is_refused_not_silently_empty():
+    from signals import registry
+    from signals.fundamentals import load_fundamentals
+    from signals.history import SIGNALS, signal_table
+
+    @registry.register_signal("wrong_index_test", "fraction")
+    def wrong_index_test(panel, ticker):
+        return pd.Series(1.0, index=range(len(panel)))  # positions, not quarters
+
+    @registry.register_signal("text_test", "fraction")
+    def text_test(panel, ticker):
+        return pd.Series("high", index=panel.index)
+
+    @registry.register_signal("ratio_test", "ratio")
+    def ratio_test(panel, ticker):
+        return panel["cloud_operating_income"] / (panel["cloud_revenue"] * 0)  # infinite: undefined, not inf
+
+    try:
+        fund = load_fundamentals()
+        with pytest.raises(InputError, match="indexed unlike the panel"):
+            signal_table(fund, "AMZN", ["wrong_index_test"])
+        with pytest.raises(InputError, match="not numbers, e.g. 'high'"):
+            signal_table(fund, "AMZN", ["text_test"])
+        t = signal_table(fund, "AMZN", ["ratio_test"])
+        assert t["ratio_test"].isna().all()
+    finally:
+        for n in ("wrong_index_test", "text_test", "ratio_test"):
+            SIGNALS.pop(n, None)
+            registry.USER_SIGNALS.remove(n)

@@ -218,3 +218,12 @@ def test_a_signal_quarter_must_be_a_calendar_label_not_a_fiscal_one():
     with pytest.raises(InputError, match="not a calendar quarter label") as exc:
         v.signal("capex_efficiency", "FY2023Q4")
     assert not isinstance(exc.value, LookAheadError)
+
+
+def test_a_weekend_date_gives_the_friday_close_known_at_monday_open():
+    """At the open of Mon 8 Jan the last close is Fri 5 Jan: asking for Sat 6 Jan is asking for Friday's close, not
+    for the future; asking for Mon 8 Jan itself is."""
+    v = Timeline(_hand_ctx("open")).view(4, 0)
+    assert v.last_close == S[3] and v.close("A", "2024-01-06") == 103.0 == v.close("A", "2024-01-07")
+    with pytest.raises(LookAheadError):
+        v.close("A", "2024-01-08")

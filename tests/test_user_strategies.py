@@ -459,3 +459,19 @@ def test_entries_before_day_0_refuse_a_cluster_rule_that_would_look_at_later_new
     else:
         with pytest.raises(InputError, match=f"cluster rule '{clusters}' with entries before day 0"):
             run(cfg, strategy=PreSched, events=evs.assign(category=["capex_guidance", "capex_guidance"]))
+
+
+def test_strategy_params_refuse_nan_infinity_and_list_items_of_another_type():
+    from backtests.config import resolve
+
+    class Typed:
+        params = {"threshold": 0.5, "windows": [1, 2]}
+
+        def decide(self, view, event):
+            return None
+
+    for bad, text in (({"threshold": float("nan")}, "finite number"), ({"threshold": float("inf")}, "finite number"),
+                      ({"windows": ["a"]}, "expected a list of int")):
+        with pytest.raises(InputError, match=text):
+            resolve({"strategy": {"params": bad}}, strategy=Typed)
+    assert resolve({"strategy": {"params": {"windows": [3]}}}, strategy=Typed)["strategy"]["params"]["windows"] == [3]
