@@ -72,12 +72,14 @@ def tearsheet_timing(cfg: dict, repeat: int) -> str:
             st = study_for_config(cfg, res)
             out = write_run(res, Path(d) / "run", dt.datetime.now(dt.timezone.utc), extra_writers=[lambda x: write_study(st, x)])
             t1 = time.perf_counter()
-            build_tearsheet(out)
+            written = build_tearsheet(out)
             t2 = time.perf_counter()
+            n_png = len(list(Path(written["figures"]).glob("*.png")))
+            n_csv = len(list((Path(out) / "tables").glob("*.csv")))
         runs.append(t1 - t0)
         sheets.append(t2 - t1)
     r, s = statistics.median(runs), statistics.median(sheets)
-    return f"run + study + files {r:.3f} s; tear sheet (HTML + 9 PNG) {s:.3f} s = {s / r:.0%} of the run"
+    return f"run + study + files {r:.3f} s; tear sheet (HTML + {n_png} PNG + {n_csv} CSV) {s:.3f} s = {s / r:.0%} of the run"
 
 
 if __name__ == "__main__":
