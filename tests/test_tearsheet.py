@@ -4,6 +4,7 @@ own file (test_tearsheet_pdf.py)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -652,3 +653,15 @@ def test_pausing_the_garbage_collector_restores_its_state():
         assert not gc.isenabled()  # the caller's choice is kept
     finally:
         gc.enable()
+
+
+def test_key_metrics_carry_the_information_ratio_and_trades_say_how_concentrated_they_are(live_run):
+    """The information ratio of DESIGN.md's excess is a summary.json metric: the metrics table shows it (from
+    summary.json for the strategy); the trade section states what the best trade carries of the total."""
+    d, sections = live_run
+    summary = json.loads((d / "summary.json").read_text())
+    m = pd.read_csv(d / "tables" / "metrics__key-metrics.csv").set_index("metric")
+    assert m.at["information_ratio", "strategy"] == pytest.approx(summary["information_ratio"], rel=1e-12)
+    trades = pd.read_csv(d / "trades.csv")
+    best = trades.loc[trades["pnl_net"].idxmax()]
+    assert f"the best trade (#{best['episode']}) made {best['pnl_net']:,.0f} USD net of costs" in sections["trade-stats"]

@@ -69,7 +69,7 @@ def format_cell(v, kind: str = "num") -> Cell:
         return {"text": str(pd.Timestamp(v).date()) if not isinstance(v, str) else v, "cls": ""}
     if kind not in KINDS:
         raise ValueError(f"unknown format kind {kind!r}; one of {', '.join(KINDS)}")
-    x = float(v)
+    x = float(v) + 0.0  # -0.0 shows as 0
     neg = "neg" if x < 0 else ""
     if kind == "pct":
         return {"text": f"{x * 100:.2f}%", "cls": neg}

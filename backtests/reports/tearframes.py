@@ -57,6 +57,7 @@ def metrics_table(returns: pd.DataFrame, summary: dict) -> pd.DataFrame:
             "sortino": pf.sortino(r), "max_drawdown": pf.max_drawdown(r), "calmar": pf.calmar(r),
             # buy-and-hold series are fully long (net exposure 1): their excess is the series minus the basket
             "excess_total_return": pf.excess_total_return(r, returns["peer_basket"], 1.0),
+            "information_ratio": pf.information_ratio(r, returns["peer_basket"], 1.0) if c != "peer_basket" else np.nan,
             "alpha_ann": ab["alpha_ann"], "beta": ab["beta"], "alpha_tstat_hac": ab["alpha_tstat_hac"],
         }
     t = pd.DataFrame(rows)

@@ -224,7 +224,8 @@ def _by_row(kinds: dict, key: str):
 METRIC_ROWS = [
     ("total_return", "total return", "pct"), ("cagr", "CAGR", "pct"), ("ann_vol", "annual volatility", "pct"), ("sharpe", "Sharpe", "num"),
     ("sortino", "Sortino", "num"), ("max_drawdown", "max drawdown", "pct"), ("calmar", "Calmar", "num"),
-    ("excess_total_return", "excess vs basket (same net)", "pct"), ("alpha_ann", "alpha (annual)", "pct"), ("beta", "beta to peer basket", "num"),
+    ("excess_total_return", "excess vs basket (same net)", "pct"), ("information_ratio", "information ratio (that excess)", "num"),
+    ("alpha_ann", "alpha (annual)", "pct"), ("beta", "beta to peer basket", "num"),
     ("alpha_tstat_hac", "alpha t (HAC)", "num"), ("n_trades", "trades", "int"), ("n_events", "events", "int"), ("hit_rate", "hit rate", "pct"),
     ("exposure", "time in market", "pct"), ("placebo_p", "placebo p", "p"),
 ]
@@ -390,7 +391,8 @@ def signal_regressions_table(run: RunData) -> S.Table | None:
     frame = pd.DataFrame(rows, columns=cols)
     n_fit = sum(1 for r in sr["regressions"] if r.get("terms"))
     dep = sr.get("dependent", "peer-adjusted CAR (fraction)")
-    note = (f"OLS of the {dep} of each of the target's earnings releases ({sr.get('events', '?')} releases in the run) over the window shown "
+    note = (f"OLS of the {dep} of each of the target's earnings releases ({sr.get('events', '?')} releases with prices, FY2018Q4 on: the whole "
+            "calendar, not only the run's period) over the window shown "
             "on the signals as known at the release's reaction session (point in time), with HC3 heteroskedasticity-robust errors "
             f"(statsmodels); t and two-sided p from those errors. {n_fit} of {len(sr['regressions'])} regressions could be fitted; the others "
             "say why (a regression needs 8 releases with every variable defined).")
@@ -558,7 +560,8 @@ def break_even_table(run: RunData) -> S.Table:
              "how": "trades.csv's commission and slippage over the traded notional"},
             {"measure": "break-even commission + slippage per side", "bps": cs["break_even_bps"],
              "how": "(P&L before costs - borrow) / traded notional: the rate that would take net P&L to 0, the trades' sizes and prices held "
-                    "fixed (an approximation)"}]
+                    "fixed (an approximation)" + ("; a position still held at the end has traded its entry side only, so this rate is large"
+                                                  if run.trades["exit"].isna().any() or (run.trades["exit"].astype(str) == "").any() else "")}]
     if run.cost_sensitivity is not None:
         t = C.tidy_cost_sensitivity(run.cost_sensitivity)
         top = float(t["slippage_bps"].max()) if len(t) else float("nan")
@@ -781,6 +784,11 @@ def trade_stats_section(run: RunData) -> S.Section:
                     "Net return on gross notional of each trade (after all costs) in entry order, wins and losses coloured, with the mean and "
                     "median; on the right the distribution of the same numbers.",
                     F.trade_outcomes, TRS.trade_frame(run.trades), _source(run))
+    pnl = pd.to_numeric(run.trades["pnl_net"], errors="coerce").dropna()
+    if len(pnl) >= 3:  # how much of the result one trade carries: a reader must see it before trusting the total
+        best = pnl.idxmax()
+        s.notes.append(f"Concentration: the best trade (#{int(run.trades.at[best, 'episode'])}) made {pnl[best]:,.0f} USD net of costs, against "
+                       f"{pnl.sum():,.0f} USD for all {len(pnl)} trades; without it the total is {pnl.sum() - pnl[best]:,.0f} USD.")
     s.items += [trade_summary_table(run), win_loss_table(run), best_worst_table(run), outcomes, trades_table(run)]
     return s
 
@@ -882,7 +890,8 @@ def placebo_section(run: RunData) -> S.Section:
     s.items.append(draw("placebo", "Placebo null",
                         f"Total return after costs of {ps['placebo_n']} placebo runs: the strategy's own holdings (lengths, sides, hedge baskets) placed at "
                         f"seeded random sessions (seed {ps['seed']}) that touch no session from {ps.get('before', 0)} before to {ps.get('after', 0)} after "
-                        f"day 0 of any of the target's {ps.get('events_avoided', '?')} calendar events or releases, and executed like the strategy. "
+                        f"day 0 of any of the {ps.get('events_avoided', '?')} events avoided ({ps.get('avoided', 'the calendar events and releases of the target and its peers')}), "
+                        "and executed like the strategy. "
                         f"The strategy beats {ps['actual_percentile']:.1f}% of them; placebo p = {ps['placebo_p']:.3f} (share of placebo runs at least as good).",
                         F.placebo_distribution, run.placebo["total_return"].to_numpy(), ps["actual_total_return"], ps["placebo_p"], ps["placebo_n"],
                         _source(run), ps.get("placebo_p_conservative")))
@@ -928,7 +937,9 @@ def event_study_section(run: RunData) -> S.Section:
             s.items.append(draw("caar_models", "CAAR by model",
                                 f"Mean cumulative abnormal return of all events under each model, cumulated from day {max(lo, -10)}, with a 95% band from "
                                 "the cross-sectional standard error; days -5 to -1 shaded (pre-event drift shows as the path's level at day -1). "
-                                "Unknown-time events join the paths at day +1.",
+                                "Unknown-time events (their news may fall after day 0's close) count only from day +1, where they join with their "
+                                "whole CAR from day -10: a step at day +1 is partly that change of sample, not a move of the events already counted "
+                                "(the panel titles give n before and after).",
                                 F.caar_models, by_model, src + " Event study: three models."))
         else:
             s.notes.append("No CAAR figure: fewer than 3 events have abnormal returns for the event study.")
@@ -968,7 +979,8 @@ def per_event_section(run: RunData) -> S.Section:
     target = run.config["universe"]["target"]
     s = S.Section("per-event", "Per-event returns", intro=(
         f"What each event unit could earn: {target} against its own hedge basket over the window a trade held (entry fill to exit fill), "
-        "with the overnight gap before the first legal fill apart; and how large its reaction was: the peer-adjusted CAR over day 0 and day +1 "
+        "with the gap apart (from the close before day 0 to the first legal fill: the overnight gap, and for news during or after day 0's "
+        "session the whole of day 0 as well); and how large its reaction was: the peer-adjusted CAR over day 0 and day +1 "
         "with its standardised CAR (SCAR, the event's own t statistic) and p. Returns are compounded daily simple returns, CARs sums of daily "
         "abnormal returns, as fractions shown in percent."))
     pe = per_event_table(run)
@@ -980,7 +992,8 @@ def per_event_section(run: RunData) -> S.Section:
         ex = pe.frame.rename(columns={"excess_traded": "excess"}).dropna(subset=["excess"])
         s.items.append(draw("excess_distribution", "Per-event excess returns",
                             f"{target} minus the event's own hedge basket, from each event's entry fill to its exit fill (the part a trade could earn; "
-                            "the overnight gap before the first fill is left out), for every event unit with a legal entry and exit in the run.",
+                            "the move from the close before day 0 to the first legal fill is left out), for every event unit with a legal entry and "
+                            "exit in the run.",
                             F.excess_distribution, ex, _source(run), "entry fill to exit fill"))
     else:
         s.items.append(draw("excess_distribution", "Per-event excess returns",
