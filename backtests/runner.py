@@ -221,13 +221,10 @@ def plan_run(cfg: dict, strategy=None) -> Planned:
     cal, everything, sel, why = select_events(ev_cfg, all_sessions, sessions)
     aligned = align(sel, sessions, notice_sessions=ev_cfg["notice_sessions"])
     pre, post = cls.cluster_offsets(params)
-    if pre < 0 and ev_cfg["clusters"] in ("merge", "first") and len(aligned) and not aligned["scheduled"].astype(bool).all():
-        # an entry before day 0 is taken before a later unscheduled event is news, yet merging with it (or being dropped
-        # for it) would change that entry: the cluster rule would use the future (as 'drop' would for any run)
-        raise InputError(Problem(
-            f"cluster rule '{ev_cfg['clusters']}' with entries before day 0 (offset {pre}) and unscheduled events in the selection: "
-            "whether an event is merged or dropped would depend on news that comes after its entry", field="events.clusters",
-            expected="clusters: keep, or a selection of scheduled events only (e.g. categories: [earnings])"))
+    # an entry before day 0 is taken before a later unscheduled event is news, yet merging with it (or being dropped for
+    # it) would change that entry: the cluster rule would use the future (as 'drop' would for any run). Said after the
+    # strategy has planned, so its own, more specific refusals (a pre-event entry on unscheduled news) come first.
+    cluster_uses_future = pre < 0 and ev_cfg["clusters"] in ("merge", "first") and len(aligned) and not aligned["scheduled"].astype(bool).all()
     clustered = find_clusters(aligned, pre, post)
     resolved = apply_policy(clustered, ev_cfg["clusters"])
     selected = why == ""  # passed the filters and dates, before the cluster rule
@@ -243,6 +240,11 @@ def plan_run(cfg: dict, strategy=None) -> Planned:
     ctx = StrategyContext(sessions=sessions, events=resolved, returns=daily.loc[sessions], target=u["target"], peers=tuple(peers),
                           portfolio=planning_portfolio(pf), signals=sig, closes=closes.loc[sessions])
     episodes, notes, plans = cls.plan(ctx, params)
+    if cluster_uses_future:
+        raise InputError(Problem(
+            f"cluster rule '{ev_cfg['clusters']}' with entries before day 0 (offset {pre}) and unscheduled events in the selection: "
+            "whether an event is merged or dropped would depend on news that comes after its entry", field="events.clusters",
+            expected="clusters: keep, or a selection of scheduled events only (e.g. categories: [earnings])"))
     traded_tickers = list(dict.fromkeys([u["target"], *peers, *[t for e in episodes for t in e.weights]]))
     missing = [t for t in traded_tickers if t not in tr]
     if missing:
