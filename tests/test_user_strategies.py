@@ -476,3 +476,42 @@ def test_strategy_params_refuse_nan_infinity_and_list_items_of_another_type():
         with pytest.raises(InputError, match=text):
             resolve({"strategy": {"params": bad}}, strategy=Typed)
     assert resolve({"strategy": {"params": {"windows": [3]}}}, strategy=Typed)["strategy"]["params"]["windows"] == [3]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entry=hst.integers(-5, 0), fill=hst.sampled_from(["open", "close"]))
+def test_through_the_framework_every_view_a_strategy_gets_ends_at_its_decision(entry, fill):
+    """Property over decision points chosen by the framework (plan_decisions, not a hand-built view): for random entry
+    offsets and fills, every view a strategy receives has no close after its decision, only events public by its
+    fill, signal rows available by its session, and the event decided on is one of them (with its release's
+    headline only once released)."""
+    from strategies.view import LookAheadError as LAE
+
+    seen = []
+
+    class Recorder:
+        params = {"exit_offset": 3}
+        entry_offset = entry if entry < 0 else "earliest"  # before day 0 on scheduled releases; else each event's first fill
+
+        def decide(self, view, event):
+            seen.append((view.session, view.fill, view.last_close, view.returns.index.max() if len(view.returns) else None,
+                         view.events, view.signals["available"].max() if len(view.signals) else None, event))
+            return Decision(1)
+
+    events = {"earnings": True, "clusters": "keep", **({"categories": ["earnings"], "tickers": ["AMZN"]} if entry < 0 else {})}
+    cfg = {"dates": {"start": "2023-06-01", "end": "2025-06-30"}, "placebo": {"enabled": False}, "study": {"enabled": False},
+           "events": events, "portfolio": {"fill": fill}, "output": {"tearsheet": False}}
+    run(cfg, strategy=Recorder, engine="fast")
+    assert seen
+    for session, f, last, ret_max, events, sig_max, event in seen:
+        assert last is not None and (last < session if f == "open" else last == session) and ret_max == last
+        assert sig_max is None or sig_max <= session
+        assert event["event_id"] in set(events["event_id"])
+        released = event["day0"] < session or (event["day0"] == session and (f == "close" or event["time"] in ("bmo", "amc")))
+        if not released:
+            with pytest.raises(LAE):
+                event["headline"]
