@@ -665,3 +665,18 @@ def test_key_metrics_carry_the_information_ratio_and_trades_say_how_concentrated
     trades = pd.read_csv(d / "trades.csv")
     best = trades.loc[trades["pnl_net"].idxmax()]
     assert f"the best trade (#{best['episode']}) made {best['pnl_net']:,.0f} USD net of costs" in sections["trade-stats"]
+
+
+def test_browser_renders_the_live_start_sheet_whole(live_run, tmp_path):
+    """The sheet with a live start (the before/after table and the lines at the split) renders every image and
+    section in Chromium too."""
+    chromium = browser_or_skip()
+    d, sections = live_run
+    assert "before" in sections["in-out-sample"] and LIVE in sections["in-out-sample"]
+    page = tmp_path / "check.html"
+    page.write_text((d / "tearsheet.html").read_text().replace("</body>", CHECKER + "</body>"))
+    dom = subprocess.run([chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+                          page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r"images=(\d+) rendered=(\d+) pwned=(\w+) title=([^<\n]*)\nsections=([a-z,-]*)", dom)
+    assert m, dom[-2000:]
+    assert int(m.group(1)) == int(m.group(2)) >= 10 and m.group(5).split(",") == list(S.SECTION_IDS)
