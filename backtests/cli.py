@@ -141,14 +141,18 @@ def fit_width(frame, width: int = WIDTH, keep=(), **kw) -> tuple[str, str | None
     return render(caps, line_width=width), "wrapped"
 
 
-def say(text: str, err: bool = False, first: str = "", rest: str = "  ") -> None:
-    """Print ``text`` wrapped to :data:`WIDTH` columns (continuation lines indented by ``rest``; words such as
-    paths longer than the width are kept whole). Each line of ``text`` is wrapped on its own."""
+def wrap_line(line: str, first: str = "", rest: str = "  ", width: int = WIDTH) -> str:
+    """One line of text wrapped to ``width`` columns: ``first`` before it, ``rest`` before its continuation lines;
+    words (paths, URLs, hyphenated names) are never split."""
     import textwrap
 
+    return textwrap.fill(line, width, initial_indent=first, subsequent_indent=rest, break_long_words=False, break_on_hyphens=False)
+
+
+def say(text: str, err: bool = False, first: str = "", rest: str = "  ") -> None:
+    """Print ``text`` wrapped to :data:`WIDTH` columns (:func:`wrap_line`), each of its lines on its own."""
     for line in str(text).splitlines() or [""]:
-        click.echo(textwrap.fill(line, WIDTH, initial_indent=first, subsequent_indent=rest, break_long_words=False,
-                                 break_on_hyphens=False) if line else "", err=err)
+        click.echo(wrap_line(line, first, rest) if line else "", err=err)
 
 
 def _json_records(frame) -> str:
@@ -203,8 +207,6 @@ def _echo_table(frame, fmt: str = "table", wide: bool = False, keep=(), **kw) ->
 def _echo_with_headlines(frame, keep=()) -> None:
     """A table whose last column is long free text (headlines): the other columns as a table fitted to the width,
     each row followed by its text in full, indented and wrapped, so nothing is cut."""
-    import textwrap
-
     text_col = frame.columns[-1]
     table, done = fit_width(frame.drop(columns=[text_col]), keep=keep)
     lines = table.splitlines()
@@ -214,7 +216,7 @@ def _echo_with_headlines(frame, keep=()) -> None:
     click.echo(lines[0])
     for line, text in zip(lines[1:], frame[text_col]):
         click.echo(line)
-        click.echo(textwrap.fill(str(text), WIDTH, initial_indent="    ", subsequent_indent="    ", break_long_words=False))
+        say(str(text), first="    ", rest="    ")
     if done == "shortened":
         click.echo(f"(text shortened to fit {WIDTH} columns: --wide shows it whole, --format csv or json gives every value)", err=True)
 
@@ -873,16 +875,10 @@ def main(argv: list[str] | None = None) -> int:
 def error_text(exc: InputError, width: int | None = None) -> str:
     """``aibt: error: ...`` for an input error; ``width``: wrapped to that many columns (on a terminal), each problem
     of a list kept as its own indented item. None: one line per problem, as logs and ``grep`` prefer."""
-    import textwrap
-
     text = f"aibt: error: {exc}"
     if width is None:
         return text
-    out = []
-    for line in text.splitlines():
-        lead = "    " if line.startswith("  - ") else "  "
-        out.append(textwrap.fill(line, width, subsequent_indent=lead, break_long_words=False, break_on_hyphens=False))
-    return "\n".join(out)
+    return "\n".join(wrap_line(line, rest="    " if line.startswith("  - ") else "  ", width=width) for line in text.splitlines())
 
 
 class Terminated(BaseException):

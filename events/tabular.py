@@ -66,6 +66,11 @@ def sha256_file(path: str | Path) -> str:
     return sha256_bytes(Path(path).read_bytes())
 
 
+def _blank(row: list[str]) -> bool:
+    """A csv row that is no record: an empty or whitespace-only line (pandas skips those too)."""
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
 def _record_lines(text: str) -> list[int]:
     """1-based line on which each data record starts (header excluded)."""
     reader = csv.reader(io.StringIO(text))
@@ -73,7 +78,7 @@ def _record_lines(text: str) -> list[int]:
     prev_end = 0
     header = False
     for row in reader:
-        if row and (len(row) > 1 or row[0].strip()):  # a blank or whitespace-only line is no record (pandas skips it too)
+        if not _blank(row):
             if header:
                 starts.append(prev_end + 1)
             header = True
@@ -97,7 +102,7 @@ def _shape_problems(text: str, label: str, show: int = 20) -> list[Problem]:
         for row in reader:
             start = prev_end + 1
             prev_end = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
+            if _blank(row):
                 continue
             if width is None:
                 width = len(row)
@@ -220,7 +225,7 @@ def read_table(
         problems += _shape_problems(text, label) or [Problem(f"not a well-formed CSV file: {exc}", path=label)]
         return _finish(None, problems, raise_errors)
     try:
-        header = next((r for r in csv.reader(io.StringIO(text)) if r and (len(r) > 1 or r[0].strip())), [])
+        header = next((r for r in csv.reader(io.StringIO(text)) if not _blank(r)), [])
     except csv.Error:  # a stray carriage return: the record check below says where
         header = []
     names = [c.strip() for c in header]

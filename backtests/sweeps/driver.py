@@ -32,7 +32,7 @@ from pathlib import Path
 from backtests.sweeps.batch import VERIFY_TOP
 from backtests.sweeps.execute import ENGINES, data_fingerprints
 from backtests.sweeps.spec import SweepSpec, load_spec
-from backtests.sweeps.store import SweepStore, canonical_json, combination_key, optuna_storage_path
+from backtests.sweeps.store import SweepStore, canonical_json, combination_key, count_done, optuna_storage_path
 from events.errors import InputError, Problem
 
 PLAIN_EVERY_S = 5.0
@@ -320,8 +320,8 @@ def storage_fault(exc: BaseException) -> str | None:
     return None
 
 
-def _storage_error(db: Path, what: str, kept: int | None) -> InputError:
-    saved = f"the {kept} combinations stored before are kept" if kept is not None else "what was stored before is kept"
+def _storage_error(db: Path, what: str, kept: int) -> InputError:
+    saved = f"the {kept} combinations stored before are kept"
     return InputError(Problem(f"cannot write the sweep database: {what}; {saved} (each result is committed as it arrives)",
                               path=str(db), field="--db",
                               expected="free space on its disk (or a writable file); then run the same command again to resume"))
@@ -402,7 +402,7 @@ def run_sweep(spec_path, db, *, workers: int = 1, backend: str = "local", schedu
         what = storage_fault(exc)
         if what is None:
             raise
-        raise _storage_error(db, what, _done_count(db)) from None
+        raise _storage_error(db, what, count_done(db)) from None
 
 
 def _say_invalid(spec: SweepSpec, echo) -> None:
@@ -417,18 +417,6 @@ def _say_invalid(spec: SweepSpec, echo) -> None:
     echo(f"{res.n_invalid} of {res.n_candidates - res.n_excluded} combinations{' checked' if not res.exhaustive else ''} are invalid "
          f"run configs and will not run; the first, {_show(params)}, fails: {p.message} (field {p.field}"
          + (f"; expected {p.expected})" if p.expected else ")"))
-
-
-def _done_count(db: Path) -> int | None:
-    """Combinations done in ``db``, read-only (None when it cannot be read)."""
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            return int(con.execute("SELECT COUNT(*) FROM combinations WHERE status = 'done'").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return None
 
 
 def _call(out: Outcome, store: SweepStore, spec: SweepSpec, db: Path, workers, backend, scheduler, max_hours, engine, retry_failed,
